@@ -111,7 +111,9 @@ impl fmt::Display for ResourceAddress {
 
 /// A malformed resource address.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("invalid resource address {text:?}: {reason} (expected TYPE.NAME, TYPE.NAME[0], TYPE.NAME[\"key\"] or data.TYPE.NAME)")]
+#[error(
+    "invalid resource address {text:?}: {reason} (expected TYPE.NAME, TYPE.NAME[0], TYPE.NAME[\"key\"] or data.TYPE.NAME)"
+)]
 pub struct ParseAddressError {
     text: String,
     reason: &'static str,
@@ -140,7 +142,9 @@ impl FromStr for ResourceAddress {
                         serde_json::from_str(inner).map_err(|_| err("bad quoted instance key"))?;
                     InstanceKey::Str(k)
                 } else {
-                    InstanceKey::Int(inner.parse().map_err(|_| err("instance key is not a number or a quoted string"))?)
+                    InstanceKey::Int(
+                        inner.parse().map_err(|_| err("instance key is not a number or a quoted string"))?,
+                    )
                 };
                 (&s[..open], Some(key))
             }
@@ -181,7 +185,9 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for text in ["azure_subnet.anf", "lanestack_data.x[0]", r#"lanestack_data.x["a.b"]"#, "data.azure_x.y"] {
+        for text in
+            ["azure_subnet.anf", "lanestack_data.x[0]", r#"lanestack_data.x["a.b"]"#, "data.azure_x.y"]
+        {
             let a: ResourceAddress = text.parse().unwrap();
             assert_eq!(a.to_string(), text);
         }

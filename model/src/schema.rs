@@ -76,9 +76,7 @@ impl AttrType {
                 _ => Err(mismatch(&Value::String(s), AttrPath::root())),
             },
             (AttrType::Bool, v @ Value::Bool(_)) => Ok(v),
-            (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => {
-                Ok(Value::Bool(s == "true"))
-            }
+            (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
             (AttrType::List(elem), Value::List(items)) => items
                 .into_iter()
                 .enumerate()
@@ -315,7 +313,9 @@ pub fn plan_by_schema(block: &Block, prior: Option<&Value>, config: &Value) -> P
         let set = config.get(&path).cloned().unwrap_or(Value::Null);
         let value = match attr.presence {
             Presence::Required | Presence::Optional => set,
-            Presence::Computed => keep_computed.map_or(Value::Unknown, |p| p.get(&path).cloned().unwrap_or(Value::Null)),
+            Presence::Computed => {
+                keep_computed.map_or(Value::Unknown, |p| p.get(&path).cloned().unwrap_or(Value::Null))
+            }
             Presence::OptionalComputed if set.is_null() => {
                 keep_computed.map_or(Value::Unknown, |p| p.get(&path).cloned().unwrap_or(Value::Null))
             }
@@ -351,7 +351,8 @@ mod tests {
 
     #[test]
     fn force_new_change_replaces_and_forgets_computed() {
-        let prior = Value::object([("name", Value::from("a")), ("size", Value::Null), ("id", Value::from("x"))]);
+        let prior =
+            Value::object([("name", Value::from("a")), ("size", Value::Null), ("id", Value::from("x"))]);
         let config = Value::object([("name", Value::from("b"))]);
         let r = plan_by_schema(&block(), Some(&prior), &config);
         assert_eq!(r.requires_replace, vec![AttrPath::attr("name")]);
@@ -360,7 +361,8 @@ mod tests {
 
     #[test]
     fn in_place_change_keeps_computed() {
-        let prior = Value::object([("name", Value::from("a")), ("size", Value::from(1)), ("id", Value::from("x"))]);
+        let prior =
+            Value::object([("name", Value::from("a")), ("size", Value::from(1)), ("id", Value::from("x"))]);
         let config = Value::object([("name", Value::from("a")), ("size", Value::from(2))]);
         let r = plan_by_schema(&block(), Some(&prior), &config);
         assert!(r.requires_replace.is_empty());

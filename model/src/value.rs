@@ -156,11 +156,7 @@ impl Value {
             Value::Sensitive(_) => true,
             Value::List(l) => l.iter().any(Value::contains_sensitive),
             Value::Object(m) => m.values().any(Value::contains_sensitive),
-            Value::Null
-            | Value::Bool(_)
-            | Value::Number(_)
-            | Value::String(_)
-            | Value::Unknown => false,
+            Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) | Value::Unknown => false,
         }
     }
 
@@ -363,12 +359,7 @@ fn step_mut_or_insert<'v>(v: &'v mut Value, step: &PathStep) -> Option<&'v mut V
     }
 }
 
-fn collect_marked(
-    v: &Value,
-    at: &mut AttrPath,
-    out: &mut Vec<AttrPath>,
-    marked: &dyn Fn(&Value) -> bool,
-) {
+fn collect_marked(v: &Value, at: &mut AttrPath, out: &mut Vec<AttrPath>, marked: &dyn Fn(&Value) -> bool) {
     if marked(v) {
         out.push(at.clone());
         return;
@@ -484,10 +475,7 @@ mod tests {
             ("list", Value::List(vec![Value::from(1), Value::from(2).mark_sensitive()])),
         ]);
         let paths = v.sensitive_paths();
-        assert_eq!(
-            paths.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["list[1]", "secret"]
-        );
+        assert_eq!(paths.iter().map(ToString::to_string).collect::<Vec<_>>(), ["list[1]", "secret"]);
         let back = Value::from_json(&v.to_json()).with_sensitive_paths(&paths);
         assert_eq!(back, v);
         assert!(!v.to_string().contains("hunter2"));

@@ -1,0 +1,1 @@
+//! Extracting references from expressions. (Stub: replaced by the real extractor.)

@@ -1,0 +1,1 @@
+//! The standard function library. (Stub: replaced by the real library.)

@@ -1,0 +1,1 @@
+//! The journal and the store. (Stub: replaced by the real store.)

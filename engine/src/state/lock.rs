@@ -1,0 +1,1 @@
+//! The lock. (Stub: replaced by the real lock.)

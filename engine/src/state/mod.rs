@@ -1,0 +1,20 @@
+//! State: what lanestack knows exists, kept on disk so that nothing is lost.
+//!
+//! Layout under `<stack>/.lanestack/`:
+//! - `state.json`: the snapshot ([`StateFile`], versioned), written atomically (temp file, fsync,
+//!   rename, fsync of the directory).
+//! - `journal.jsonl`: an append-only journal of operations since the snapshot: "step started"
+//!   (with the planned state, so an interrupted create can be found again by its deterministic
+//!   identity) and "step finished" (with the new state). Each line is fsynced before the step
+//!   goes on. Opening the store replays the journal over the snapshot; compaction folds it into
+//!   a new snapshot and truncates it. Persisting a step therefore costs one small append, not a
+//!   rewrite of the whole state (which would make a large apply quadratic).
+//! - `lock.json`: the lock, held for a whole plan or apply (see [`lock`]).
+//!
+//! Design decision: the snapshot and the journal carry lineage (a random id fixed when the state
+//! is first created) and serial (incremented by every apply that changed something), so that a
+//! saved plan can be bound to the state it was made from and refused when stale.
+
+pub mod journal;
+pub mod lock;
+pub mod snapshot;

@@ -1,0 +1,1 @@
+//! The snapshot. (Stub: replaced by the real snapshot.)
