@@ -5,12 +5,31 @@
 //! - [`config`]: loading `*.hcl` files into a [`config::Stack`], reference extraction, schema
 //!   checks.
 //! - [`eval`]: the expression evaluator (unknown and sensitive marks), functions, variable inputs.
+//! - [`graph`]: the dependency graph, cycle reports and DOT.
+//! - [`plan`]: refresh, diff and the [`plan::Plan`] value; [`decide`] chooses actions.
+//! - [`apply`]: carrying out a plan in dependency order with bounded concurrency.
+//! - [`recover`]: resolving steps interrupted by a crash.
 //! - [`state`]: the state snapshot, its journal and the lock.
+//! - [`planfile`]: saved plans on disk.
+//! - [`diff`] and [`render`]: attribute diffs and plan text for people.
 //!
 //! The engine knows no cloud: it talks to infrastructure only through
 //! [`lanestack_model::Provider`]. It never prints and never reads the environment.
 
+pub mod apply;
 pub mod config;
+pub mod decide;
 pub mod diag;
+pub mod diff;
 pub mod eval;
+mod expand;
+pub mod graph;
+pub mod plan;
+pub mod planfile;
+pub mod recover;
+pub mod registry;
+pub mod render;
 pub mod state;
+mod walk;
+
+pub use registry::Providers;

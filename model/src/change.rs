@@ -55,6 +55,8 @@ pub enum ActionReason {
     ReplaceBecauseCannotUpdate,
     /// The user asked for it with `--replace`.
     ReplaceByRequest,
+    /// Its last create or update failed half-way, so it cannot be trusted.
+    ReplaceBecauseTainted,
     /// A `replace_triggered_by` reference or a `triggers_replace` value changed.
     ReplaceByTriggers,
     /// The object was deleted outside lanestack (or a create was interrupted) and is created again.
@@ -75,6 +77,7 @@ impl ActionReason {
         match self {
             ActionReason::ReplaceBecauseCannotUpdate => Some("replace_because_cannot_update"),
             ActionReason::ReplaceByRequest => Some("replace_by_request"),
+            ActionReason::ReplaceBecauseTainted => Some("replace_because_tainted"),
             ActionReason::ReplaceByTriggers => Some("replace_by_triggers"),
             ActionReason::DeleteBecauseNoResourceConfig => Some("delete_because_no_resource_config"),
             ActionReason::DeleteBecauseCountIndex => Some("delete_because_count_index"),
@@ -88,6 +91,7 @@ impl ActionReason {
         match self {
             ActionReason::ReplaceBecauseCannotUpdate => "a changed attribute cannot be updated in place",
             ActionReason::ReplaceByRequest => "replacement was requested with --replace",
+            ActionReason::ReplaceBecauseTainted => "its last apply failed half-way",
             ActionReason::ReplaceByTriggers => "a replacement trigger changed",
             ActionReason::RecreateBecauseGone => "it no longer exists and will be created again",
             ActionReason::DeleteBecauseNoResourceConfig => "its block is no longer in the stack",

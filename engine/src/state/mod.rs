@@ -18,3 +18,5 @@
 pub mod journal;
 pub mod lock;
 pub mod snapshot;
+pub use journal::{InFlight, StateStore, StepKind, StoreError};
+pub use snapshot::{OutputState, ResourceState, StateFile};

@@ -1,0 +1,783 @@
+//! Apply: carrying out a plan, step by step, recording every step in state.
+//!
+//! Three phases, each a graph walk with bounded concurrency:
+//! 1. deletes (plain deletes and the first half of delete-then-create replacements), dependents
+//!    before their dependencies;
+//! 2. creates and updates, in the stack's dependency order, re-evaluating each resource's
+//!    configuration with the values its dependencies now have, asking the provider for the final
+//!    planned state and refusing it if it contradicts the reviewed plan;
+//! 3. the deferred deletes of create-before-destroy replacements.
+//!
+//! Every step is journaled before it starts ("begin", made durable once per batch) and after it
+//! ends ("done"/"failed"), so a crash at any point leaves a record of what may exist. A failed
+//! step skips its dependents and lets independent branches finish.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lanestack_model::{
+    Action, ApplyRequest, BlockAddress, DataRequest, Mode, PlanRequest, Provider, ProviderError,
+    ResourceAddress, Value,
+};
+
+use crate::config::{ResourceBlock, Stack};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::eval::{self, Scope};
+use crate::expand::{self, Tables};
+use crate::graph::{DepGraph, Node};
+use crate::plan::planner::configure_providers;
+use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
+use crate::registry::Providers;
+use crate::state::{OutputState, ResourceState, StateStore, StepKind, StoreError};
+use crate::walk::{NodeStatus, Started, Visitor, walk};
+
+/// What apply reports as it goes, for progress output.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApplyEvent {
+    /// A step started.
+    Started {
+        /// The instance.
+        address: ResourceAddress,
+        /// Create, update or delete.
+        kind: StepKind,
+    },
+    /// A step finished.
+    Finished {
+        /// The instance.
+        address: ResourceAddress,
+        /// Create, update or delete.
+        kind: StepKind,
+        /// The new object's `id` attribute, when it has one.
+        id: Option<String>,
+    },
+    /// A step failed.
+    Failed {
+        /// The instance.
+        address: ResourceAddress,
+        /// Create, update or delete.
+        kind: StepKind,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The outcome of an apply.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApplyReport {
+    /// Steps carried out.
+    pub done: Vec<(ResourceAddress, StepKind)>,
+    /// Steps that failed, with the error.
+    pub failed: Vec<(ResourceAddress, StepKind, String)>,
+    /// Planned changes not carried out (a dependency failed, or the apply was interrupted).
+    pub not_done: Vec<(ResourceAddress, Action)>,
+    /// Whether the apply was interrupted.
+    pub cancelled: bool,
+    /// Problems found while re-evaluating the stack.
+    pub diagnostics: Diagnostics,
+}
+
+impl ApplyReport {
+    /// True when every planned change was carried out.
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty()
+            && self.not_done.is_empty()
+            && !self.cancelled
+            && !self.diagnostics.has_errors()
+    }
+}
+
+/// Why an apply could not start or could not record its work.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The state changed since the plan was made.
+    #[error("the saved plan is stale: it was made from state {planned}, but the state is now {current}")]
+    Stale {
+        /// The state the plan was made from.
+        planned: String,
+        /// The state now.
+        current: String,
+    },
+    /// State could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Providers could not be configured.
+    #[error("providers could not be configured")]
+    Configure(Diagnostics),
+}
+
+/// Everything apply reads besides the plan.
+pub struct ApplyInputs<'a> {
+    /// The stack as planned (loaded from the plan's sources).
+    pub stack: &'a Stack,
+    /// Its dependency graph.
+    pub graph: &'a DepGraph,
+    /// The providers.
+    pub providers: &'a Providers,
+    /// The working directory (`path.cwd`).
+    pub cwd: &'a Path,
+    /// How many provider calls may run at once.
+    pub parallelism: usize,
+}
+
+fn describe(base: Option<&StateRef>) -> String {
+    match base {
+        Some(b) => format!("{} serial {}", b.lineage, b.serial),
+        None => "(none)".to_owned(),
+    }
+}
+
+/// Checks that `store` is the state `plan` was made from.
+pub fn check_fresh(plan: &Plan, store: &StateStore, state_exists: bool) -> Result<(), ApplyError> {
+    let state = store.state();
+    let current = state_exists.then(|| StateRef { lineage: state.lineage.clone(), serial: state.serial });
+    let fresh = match (&plan.base, &current) {
+        (None, None) => true,
+        (Some(p), Some(c)) => p == c,
+        (None, Some(_)) | (Some(_), None) => false,
+    };
+    if fresh && store.in_flight().is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Stale { planned: describe(plan.base.as_ref()), current: describe(current.as_ref()) })
+    }
+}
+
+/// Applies a plan. The caller has checked freshness ([`check_fresh`]) and holds the lock.
+pub async fn apply(
+    inputs: ApplyInputs<'_>,
+    plan: &Plan,
+    store: &mut StateStore,
+    cancel: &Arc<AtomicBool>,
+    events: &mut (dyn FnMut(ApplyEvent) + Send),
+) -> Result<ApplyReport, ApplyError> {
+    let ApplyInputs { stack, graph, providers, cwd, parallelism } = inputs;
+    let mut tables = Tables { vars: plan.variables.clone(), ..Tables::default() };
+    let mut diags = Diagnostics::new();
+    let prior_state = store.state().clone();
+    configure_providers(stack, graph, &prior_state, providers, &mut tables, cwd, &mut diags).await;
+    if diags.has_errors() {
+        return Err(ApplyError::Configure(diags));
+    }
+    let mut report = ApplyReport::default();
+    let mut fatal: Option<StoreError> = None;
+
+    // Phase 1: deletes, dependents first.
+    let first: Vec<&PlannedChange> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.change.action, Action::Delete | Action::DeleteThenCreate))
+        .collect();
+    let failed_deletes =
+        run_deletes(&first, providers, store, parallelism, cancel, events, &mut report, &mut fatal).await;
+
+    // Phase 2: creates and updates in dependency order.
+    let mut outputs = BTreeMap::new();
+    if plan.mode == PlanMode::Normal && fatal.is_none() {
+        let nodes: Vec<Node> = graph.order().cloned().collect();
+        let position = graph.position();
+        let deps: Vec<Vec<usize>> =
+            nodes.iter().map(|n| graph.dependencies(n).into_iter().map(|d| position[d]).collect()).collect();
+        let mut visitor = Applier {
+            stack,
+            graph,
+            nodes: &nodes,
+            plan,
+            providers,
+            cwd,
+            tables,
+            store: &mut *store,
+            events: &mut *events,
+            report: &mut report,
+            fatal: None,
+            failed_deletes: &failed_deletes,
+            pending: HashMap::new(),
+            outputs: &mut outputs,
+        };
+        let status = walk(&deps, &mut visitor, parallelism, cancel).await;
+        fatal = visitor.fatal.take();
+        for (i, s) in status.iter().enumerate() {
+            if matches!(s, NodeStatus::Skipped | NodeStatus::NotStarted)
+                && let Node::Resource(addr) = &nodes[i]
+            {
+                for c in plan.changes.iter().filter(|c| &c.change.address.block == addr) {
+                    if !matches!(c.change.action, Action::NoOp | Action::Delete) {
+                        report.not_done.push((c.change.address.clone(), c.change.action));
+                    }
+                }
+            }
+        }
+    }
+
+    // Phase 3: deferred deletes of create-before-destroy replacements whose create succeeded.
+    if fatal.is_none() {
+        let created: HashSet<&ResourceAddress> =
+            report.done.iter().filter(|(_, k)| *k == StepKind::Create).map(|(a, _)| a).collect();
+        let deferred: Vec<&PlannedChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.change.action == Action::CreateThenDelete && created.contains(&c.change.address))
+            .collect();
+        run_deposed_deletes(&deferred, providers, store, events, &mut report).await;
+    }
+
+    if cancel.load(Ordering::SeqCst) {
+        report.cancelled = true;
+    }
+    if let Some(e) = fatal {
+        return Err(ApplyError::Store(e));
+    }
+    for addr in &plan.forget {
+        store.finish(addr, None)?;
+    }
+    let mut new_outputs =
+        if plan.mode == PlanMode::Destroy { BTreeMap::new() } else { store.state().outputs.clone() };
+    if plan.mode == PlanMode::Normal {
+        new_outputs.retain(|name, _| stack.outputs.contains_key(name));
+        new_outputs.extend(outputs);
+    }
+    store.set_outputs(new_outputs)?;
+    store.commit()?;
+    Ok(report)
+}
+
+enum DeleteIo {
+    Deleted(Result<Value, ProviderError>),
+}
+
+struct Deleter<'a, 'e> {
+    steps: &'a [&'a PlannedChange],
+    providers: &'a Providers,
+    store: &'a mut StateStore,
+    events: &'e mut (dyn FnMut(ApplyEvent) + Send),
+    report: &'a mut ApplyReport,
+    fatal: &'a mut Option<StoreError>,
+    failed: HashSet<ResourceAddress>,
+}
+
+impl Visitor for Deleter<'_, '_> {
+    type Io = DeleteIo;
+
+    fn start(&mut self, n: usize) -> Started<DeleteIo> {
+        let c = &self.steps[n].change;
+        let Some(provider) = self.providers.get(c.address.block.provider()).cloned() else {
+            self.failed.insert(c.address.clone());
+            self.report.failed.push((c.address.clone(), StepKind::Delete, "provider not available".into()));
+            return Started::Done(false);
+        };
+        if self.fatal.is_some() {
+            return Started::Done(false);
+        }
+        if let Err(e) = self.store.begin(&c.address, StepKind::Delete, None) {
+            *self.fatal = Some(e);
+            return Started::Done(false);
+        }
+        (self.events)(ApplyEvent::Started { address: c.address.clone(), kind: StepKind::Delete });
+        let addr = c.address.clone();
+        let before = c.before.as_ref().map(Value::unmark).unwrap_or_default();
+        Started::Io(Box::pin(async move {
+            let r = provider
+                .apply(ApplyRequest {
+                    address: &addr,
+                    prior_state: Some(&before),
+                    planned_state: None,
+                    config: &Value::Null,
+                })
+                .await;
+            DeleteIo::Deleted(r)
+        }))
+    }
+
+    fn finish(&mut self, n: usize, out: Option<DeleteIo>) -> bool {
+        let addr = self.steps[n].change.address.clone();
+        let result = match out {
+            Some(DeleteIo::Deleted(r)) => r.map(|_| ()).map_err(|e| e.to_string()),
+            None => Err("the delete task failed".to_owned()),
+        };
+        record(
+            self.store,
+            self.events,
+            self.report,
+            self.fatal,
+            &addr,
+            StepKind::Delete,
+            result.map(|()| None),
+        )
+        .inspect_err(|_| {
+            self.failed.insert(addr.clone());
+        })
+        .is_ok()
+    }
+
+    fn before_launch(&mut self) -> bool {
+        sync(self.store, self.fatal)
+    }
+}
+
+fn sync(store: &mut StateStore, fatal: &mut Option<StoreError>) -> bool {
+    match store.sync() {
+        Ok(()) => true,
+        Err(e) => {
+            *fatal = Some(e);
+            false
+        }
+    }
+}
+
+/// Records the end of a step in the journal and the report, and tells the user.
+fn record(
+    store: &mut StateStore,
+    events: &mut (dyn FnMut(ApplyEvent) + Send),
+    report: &mut ApplyReport,
+    fatal: &mut Option<StoreError>,
+    addr: &ResourceAddress,
+    kind: StepKind,
+    result: Result<Option<ResourceState>, String>,
+) -> Result<(), ()> {
+    match result {
+        Ok(new) => {
+            let id = new.as_ref().and_then(|s| s.value.get(&lanestack_model::AttrPath::attr("id"))).and_then(
+                |v| {
+                    if v.is_sensitive() { None } else { v.as_str().map(str::to_owned) }
+                },
+            );
+            if let Err(e) = store.finish(addr, new) {
+                *fatal = Some(e);
+                return Err(());
+            }
+            report.done.push((addr.clone(), kind));
+            events(ApplyEvent::Finished { address: addr.clone(), kind, id });
+            Ok(())
+        }
+        Err(message) => {
+            if let Err(e) = store.fail(addr, &message) {
+                *fatal = Some(e);
+            }
+            report.failed.push((addr.clone(), kind, message.clone()));
+            events(ApplyEvent::Failed { address: addr.clone(), kind, message });
+            Err(())
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_deletes(
+    steps: &[&PlannedChange],
+    providers: &Providers,
+    store: &mut StateStore,
+    parallelism: usize,
+    cancel: &Arc<AtomicBool>,
+    events: &mut (dyn FnMut(ApplyEvent) + Send),
+    report: &mut ApplyReport,
+    fatal: &mut Option<StoreError>,
+) -> HashSet<ResourceAddress> {
+    if steps.is_empty() {
+        return HashSet::new();
+    }
+    // Delete X only after every Y that depends on X is deleted.
+    let mut by_block: HashMap<&BlockAddress, Vec<usize>> = HashMap::new();
+    for (i, c) in steps.iter().enumerate() {
+        by_block.entry(&c.change.address.block).or_default().push(i);
+    }
+    let mut deps = vec![Vec::new(); steps.len()];
+    for (y, c) in steps.iter().enumerate() {
+        for dep_block in &c.dependencies {
+            for &x in by_block.get(dep_block).map(Vec::as_slice).unwrap_or(&[]) {
+                if x != y {
+                    deps[x].push(y);
+                }
+            }
+        }
+    }
+    let mut visitor = Deleter { steps, providers, store, events, report, fatal, failed: HashSet::new() };
+    let status = walk(&deps, &mut visitor, parallelism, cancel).await;
+    let mut failed = visitor.failed;
+    for (i, s) in status.iter().enumerate() {
+        if *s != NodeStatus::Done {
+            failed.insert(steps[i].change.address.clone());
+            if matches!(s, NodeStatus::Skipped | NodeStatus::NotStarted) {
+                report.not_done.push((steps[i].change.address.clone(), steps[i].change.action));
+            }
+        }
+    }
+    failed
+}
+
+/// Deletes the old objects of create-before-destroy replacements. Their new objects are
+/// already recorded under the same address, so these deletes are not journaled as state
+/// changes; a failure leaves an orphaned old object, reported as a failed step.
+async fn run_deposed_deletes(
+    steps: &[&PlannedChange],
+    providers: &Providers,
+    store: &mut StateStore,
+    events: &mut (dyn FnMut(ApplyEvent) + Send),
+    report: &mut ApplyReport,
+) {
+    let _ = store;
+    for c in steps.iter().rev() {
+        let Some(provider) = providers.get(c.change.address.block.provider()) else { continue };
+        let addr = &c.change.address;
+        let before = c.change.before.as_ref().map(Value::unmark).unwrap_or_default();
+        events(ApplyEvent::Started { address: addr.clone(), kind: StepKind::Delete });
+        let r = provider
+            .apply(ApplyRequest {
+                address: addr,
+                prior_state: Some(&before),
+                planned_state: None,
+                config: &Value::Null,
+            })
+            .await;
+        match r {
+            Ok(_) => {
+                report.done.push((addr.clone(), StepKind::Delete));
+                events(ApplyEvent::Finished { address: addr.clone(), kind: StepKind::Delete, id: None });
+            }
+            Err(e) => {
+                let message = format!("the replaced object could not be deleted and is left behind: {e}");
+                report.failed.push((addr.clone(), StepKind::Delete, message.clone()));
+                events(ApplyEvent::Failed { address: addr.clone(), kind: StepKind::Delete, message });
+            }
+        }
+    }
+}
+
+/// One instance step in phase 2.
+struct Step {
+    addr: ResourceAddress,
+    kind: StepKind,
+    prior: Option<Value>,
+    config: Value,
+    saved_after: Value,
+}
+
+enum NodeIo {
+    Steps(Vec<Result<Value, String>>),
+    Data(Vec<Result<Value, ProviderError>>),
+}
+
+struct Applier<'a, 'e> {
+    stack: &'a Stack,
+    graph: &'a DepGraph,
+    nodes: &'a [Node],
+    plan: &'a Plan,
+    providers: &'a Providers,
+    cwd: &'a Path,
+    tables: Tables,
+    store: &'a mut StateStore,
+    events: &'e mut (dyn FnMut(ApplyEvent) + Send),
+    report: &'a mut ApplyReport,
+    fatal: Option<StoreError>,
+    failed_deletes: &'a HashSet<ResourceAddress>,
+    /// Per node: the steps in flight, and the values of the instances that needed none.
+    pending: HashMap<usize, (Vec<Step>, Vec<(ResourceAddress, Value)>)>,
+    outputs: &'a mut BTreeMap<String, OutputState>,
+}
+
+impl Applier<'_, '_> {
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            lookup: &self.tables,
+            each: None,
+            count_index: None,
+            module_dir: &self.stack.dir,
+            cwd: self.cwd,
+        }
+    }
+
+    fn fail_config(&mut self, d: Diagnostic) -> Started<NodeIo> {
+        self.report.diagnostics.push(d);
+        Started::Done(false)
+    }
+
+    fn start_resource(&mut self, n: usize, block: &ResourceBlock) -> Started<NodeIo> {
+        let data = block.addr.mode == Mode::Data;
+        let Some(schema) = self.providers.resource_schema(&block.addr.type_name, data) else {
+            return Started::Done(false);
+        };
+        let schema = &schema.block;
+        let Some(provider) = self.providers.get(block.addr.provider()).cloned() else {
+            return Started::Done(false);
+        };
+        let instances = match expand::expand(block, &self.tables, &self.stack.dir, self.cwd) {
+            Ok(i) => i,
+            Err(d) => return self.fail_config(d),
+        };
+        let mut steps = Vec::new();
+        let mut settled = Vec::new();
+        let mut data_requests = Vec::new();
+        for instance in instances {
+            if data {
+                let (config, d) =
+                    expand::eval_instance(block, schema, &instance, &self.tables, &self.stack.dir, self.cwd);
+                if d.has_errors() {
+                    self.report.diagnostics.extend(d);
+                    return Started::Done(false);
+                }
+                data_requests.push((instance.addr, config));
+                continue;
+            }
+            let recorded = self.store.state().resources.get(&instance.addr).map(|r| r.value.clone());
+            let Some(change) = self.plan.change(&instance.addr) else {
+                // Not part of this plan (targeted out): keep what exists.
+                if let Some(v) = recorded {
+                    settled.push((instance.addr, v));
+                }
+                continue;
+            };
+            let c = &change.change;
+            match c.action {
+                Action::NoOp => {
+                    let value = c.before.clone().or(recorded.clone()).unwrap_or_default();
+                    // Refresh found changes that need no action: record what is live.
+                    if recorded.as_ref().map(Value::unmark) != Some(value.unmark()) {
+                        let rs = ResourceState {
+                            address: instance.addr.clone(),
+                            value: value.clone(),
+                            dependencies: change.dependencies.clone(),
+                            tainted: false,
+                        };
+                        if let Err(e) = self.store.finish(&instance.addr, Some(rs)) {
+                            self.fatal = Some(e);
+                            return Started::Done(false);
+                        }
+                    }
+                    settled.push((instance.addr, value));
+                }
+                Action::Delete => {}
+                Action::Create | Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    if self.failed_deletes.contains(&instance.addr) {
+                        return Started::Done(false);
+                    }
+                    let (config, d) = expand::eval_instance(
+                        block,
+                        schema,
+                        &instance,
+                        &self.tables,
+                        &self.stack.dir,
+                        self.cwd,
+                    );
+                    if d.has_errors() {
+                        self.report.diagnostics.extend(d);
+                        return Started::Done(false);
+                    }
+                    let prior = if c.action == Action::Update { c.before.clone() } else { None };
+                    let config = expand::apply_ignore_changes(
+                        config,
+                        prior.as_ref(),
+                        &block.lifecycle.ignore_changes,
+                        schema,
+                    );
+                    let kind = if c.action == Action::Update { StepKind::Update } else { StepKind::Create };
+                    steps.push(Step {
+                        addr: instance.addr,
+                        kind,
+                        prior,
+                        config,
+                        saved_after: c.after.clone().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        if data {
+            let requests: Vec<(ResourceAddress, Value)> =
+                data_requests.iter().map(|(a, c)| (a.clone(), c.unmark())).collect();
+            self.pending.insert(n, (Vec::new(), data_requests.into_iter().map(|(a, c)| (a, c)).collect()));
+            return Started::Io(Box::pin(async move {
+                let mut out = Vec::new();
+                for (addr, config) in &requests {
+                    out.push(provider.read_data(DataRequest { address: addr, config }).await);
+                }
+                NodeIo::Data(out)
+            }));
+        }
+        if steps.is_empty() {
+            let values = settled;
+            self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+            return Started::Done(true);
+        }
+        if self.fatal.is_some() {
+            return Started::Done(false);
+        }
+        for s in &steps {
+            if let Err(e) = self.store.begin(&s.addr, s.kind, Some(&s.saved_after)) {
+                self.fatal = Some(e);
+                return Started::Done(false);
+            }
+            (self.events)(ApplyEvent::Started { address: s.addr.clone(), kind: s.kind });
+        }
+        let requests: Vec<(ResourceAddress, Option<Value>, Value, Value)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    s.addr.clone(),
+                    s.prior.as_ref().map(Value::unmark),
+                    s.config.unmark(),
+                    s.saved_after.clone(),
+                )
+            })
+            .collect();
+        self.pending.insert(n, (steps, settled));
+        Started::Io(Box::pin(async move {
+            let mut out = Vec::with_capacity(requests.len());
+            if requests.len() == 1 {
+                let (addr, prior, config, saved) = &requests[0];
+                out.push(apply_one(&*provider, addr, prior.as_ref(), config, saved).await);
+                return NodeIo::Steps(out);
+            }
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, (addr, prior, config, saved)) in requests.into_iter().enumerate() {
+                let provider = provider.clone();
+                tasks.spawn(async move {
+                    (i, apply_one(&*provider, &addr, prior.as_ref(), &config, &saved).await)
+                });
+            }
+            out.resize_with(tasks.len(), || Err("the step's task failed".to_owned()));
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok((i, r)) = joined {
+                    out[i] = r;
+                }
+            }
+            NodeIo::Steps(out)
+        }))
+    }
+
+    fn finish_resource(&mut self, n: usize, block: &ResourceBlock, out: Option<NodeIo>) -> bool {
+        let (steps, mut values) = self.pending.remove(&n).unwrap_or_default();
+        let data = block.addr.mode == Mode::Data;
+        let schema = self.providers.resource_schema(&block.addr.type_name, data).map(|s| s.block.clone());
+        let Some(schema) = schema else { return false };
+        match out {
+            Some(NodeIo::Data(results)) => {
+                let mut ok = true;
+                let configs = std::mem::take(&mut values);
+                for ((addr, config), r) in configs.into_iter().zip(results) {
+                    match r {
+                        Ok(v) => values.push((addr, v.with_sensitive_paths(&config.sensitive_paths()))),
+                        Err(e) => {
+                            ok = false;
+                            self.report.diagnostics.push(
+                                Diagnostic::error("lanestack::provider", format!("{addr}: {e}"))
+                                    .at(block.span.clone(), "while reading this data source"),
+                            );
+                        }
+                    }
+                }
+                self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+                ok
+            }
+            Some(NodeIo::Steps(results)) => {
+                let dependencies = self.graph.resource_dependencies(&Node::Resource(block.addr.clone()));
+                let mut ok = true;
+                for (step, r) in steps.into_iter().zip(results) {
+                    let result = r.map(|v| {
+                        let v = expand::mark_by_schema(
+                            v.with_sensitive_paths(&step.config.sensitive_paths()),
+                            &schema,
+                        );
+                        values.push((step.addr.clone(), v.clone()));
+                        Some(ResourceState {
+                            address: step.addr.clone(),
+                            value: v,
+                            dependencies: dependencies.clone(),
+                            tainted: false,
+                        })
+                    });
+                    ok &= record(
+                        self.store,
+                        self.events,
+                        self.report,
+                        &mut self.fatal,
+                        &step.addr,
+                        step.kind,
+                        result,
+                    )
+                    .is_ok();
+                }
+                values.sort_by(|a, b| a.0.cmp(&b.0));
+                self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+                ok
+            }
+            None => false,
+        }
+    }
+}
+
+/// One create or update: the final plan (checked against the reviewed one), then the apply.
+async fn apply_one(
+    provider: &dyn Provider,
+    addr: &ResourceAddress,
+    prior: Option<&Value>,
+    config: &Value,
+    saved_after: &Value,
+) -> Result<Value, String> {
+    let planned = provider
+        .plan(PlanRequest { address: addr, prior_state: prior, config })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(path) = expand::contradiction(saved_after, &planned.planned_state) {
+        return Err(format!(
+            "the planned value of {path} changed since the plan was made; make a new plan and review it"
+        ));
+    }
+    let new = provider
+        .apply(ApplyRequest {
+            address: addr,
+            prior_state: prior,
+            planned_state: Some(&planned.planned_state),
+            config,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if new.contains_unknown() {
+        return Err("the provider left values unknown after apply".to_owned());
+    }
+    Ok(new)
+}
+
+impl Visitor for Applier<'_, '_> {
+    type Io = NodeIo;
+
+    fn start(&mut self, n: usize) -> Started<NodeIo> {
+        let stack = self.stack;
+        match &self.nodes[n] {
+            Node::Variable(_) | Node::Provider(_) => Started::Done(true),
+            Node::Local(name) => match eval::eval(&stack.locals[name].value, &self.scope()) {
+                Ok(v) => {
+                    self.tables.locals.insert(name.clone(), v);
+                    Started::Done(true)
+                }
+                Err(d) => self.fail_config(d),
+            },
+            Node::Resource(addr) => self.start_resource(n, &stack.resources[addr]),
+            Node::Output(name) => {
+                let output = &stack.outputs[name];
+                match eval::eval(&output.value, &self.scope()) {
+                    Ok(v) if v.contains_unknown() => self.fail_config(
+                        Diagnostic::error(
+                            "lanestack::output_unknown",
+                            format!("output {name} is still unknown after apply"),
+                        )
+                        .at(output.value.span.clone(), "this value"),
+                    ),
+                    Ok(v) => {
+                        let value = if output.sensitive { v.mark_sensitive() } else { v };
+                        self.outputs.insert(name.clone(), OutputState { value, sensitive: output.sensitive });
+                        Started::Done(true)
+                    }
+                    Err(d) => self.fail_config(d),
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, n: usize, out: Option<NodeIo>) -> bool {
+        let Node::Resource(addr) = &self.nodes[n] else { return false };
+        let block = &self.stack.resources[addr];
+        self.finish_resource(n, block, out)
+    }
+
+    fn before_launch(&mut self) -> bool {
+        sync(self.store, &mut self.fatal)
+    }
+}

@@ -1,0 +1,672 @@
+//! The planner: refresh, walk, ask providers, decide.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use lanestack_model::{
+    Action, ActionReason, BlockAddress, DataRequest, Drift, InstanceKey, Mode, OutputChange, PlanRequest,
+    PlanResponse, ProviderError, ReadRequest, ResourceAddress, ResourceChange, Value,
+};
+use tokio::task::JoinSet;
+
+use super::{Plan, PlanMode, PlanOptions, PlannedChange, StateRef};
+use crate::config::{RefTarget, ResourceBlock, Stack};
+use crate::decide::{Facts, decide};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::eval::{self, Scope};
+use crate::expand::{self, Instance, Tables};
+use crate::graph::{DepGraph, Node};
+use crate::registry::Providers;
+use crate::state::StateFile;
+use crate::walk::{NodeStatus, Started, Visitor, walk};
+
+/// Everything a plan reads.
+pub struct PlanInputs<'a> {
+    /// The loaded stack (without errors).
+    pub stack: &'a Stack,
+    /// Its dependency graph (without cycles).
+    pub graph: &'a DepGraph,
+    /// The resolved variables.
+    pub variables: &'a BTreeMap<String, Value>,
+    /// The current state.
+    pub state: &'a StateFile,
+    /// Whether the state exists on disk (a plan against no state binds to none).
+    pub state_exists: bool,
+    /// The providers.
+    pub providers: &'a Providers,
+    /// The working directory (`path.cwd`).
+    pub cwd: &'a Path,
+}
+
+/// Makes a plan. Returns the plan and its warnings, or every error found.
+pub async fn plan(
+    inputs: PlanInputs<'_>,
+    opts: &PlanOptions,
+    cancel: &Arc<AtomicBool>,
+) -> Result<(Plan, Diagnostics), Diagnostics> {
+    let PlanInputs { stack, graph, variables, state, state_exists, providers, cwd } = inputs;
+    let mut diags = Diagnostics::new();
+    let mut tables = Tables { vars: variables.clone(), ..Tables::default() };
+
+    configure_providers(stack, graph, state, providers, &mut tables, cwd, &mut diags).await;
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let refreshed = if opts.refresh {
+        refresh(state, providers, opts.parallelism, &mut diags).await
+    } else {
+        HashMap::new()
+    };
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let nodes: Vec<Node> = graph.order().cloned().collect();
+    let position = graph.position();
+    let deps: Vec<Vec<usize>> =
+        nodes.iter().map(|n| graph.dependencies(n).into_iter().map(|d| position[d]).collect()).collect();
+
+    let mut planner = Planner {
+        stack,
+        graph,
+        nodes: &nodes,
+        providers,
+        state,
+        refreshed: &refreshed,
+        opts,
+        cwd,
+        tables,
+        pending: HashMap::new(),
+        changes: Vec::new(),
+        outputs: Vec::new(),
+        diags: Diagnostics::new(),
+        planned: HashSet::new(),
+        changed_blocks: HashSet::new(),
+        forget: Vec::new(),
+    };
+    if opts.mode == PlanMode::Normal {
+        let status = walk(&deps, &mut planner, opts.parallelism, cancel).await;
+        if cancel.load(Ordering::SeqCst) && status.contains(&NodeStatus::NotStarted) {
+            planner.diags.push(Diagnostic::error("lanestack::interrupted", "the plan was interrupted"));
+        }
+    }
+    planner.plan_deletions();
+    diags.extend(planner.diags.0.drain(..));
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let forget = std::mem::take(&mut planner.forget);
+    let mut changes = planner.changes;
+    if !opts.targets.is_empty() {
+        changes = limit_to_targets(changes, &opts.targets, graph);
+    }
+    changes.sort_by(|a, b| a.change.address.cmp(&b.change.address));
+    let mut outputs = planner.outputs;
+    for (name, old) in &state.outputs {
+        let gone = opts.mode == PlanMode::Destroy || !stack.outputs.contains_key(name);
+        if gone {
+            outputs.push(OutputChange {
+                name: name.clone(),
+                action: Action::Delete,
+                before: Some(old.value.clone()),
+                after: None,
+                sensitive: old.sensitive,
+            });
+        }
+    }
+    outputs.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut drift = Vec::new();
+    for (addr, live) in &refreshed {
+        let Some(recorded) = state.resources.get(addr) else { continue };
+        if live.as_ref().map(Value::unmark) != Some(recorded.value.unmark()) {
+            drift.push(Drift { address: addr.clone(), recorded: recorded.value.clone(), live: live.clone() });
+        }
+    }
+    drift.sort_by(|a, b| a.address.cmp(&b.address));
+
+    let plan = Plan {
+        mode: opts.mode,
+        changes,
+        drift,
+        outputs,
+        base: state_exists.then(|| StateRef { lineage: state.lineage.clone(), serial: state.serial }),
+        variables: variables.clone(),
+        dir: stack.dir.clone(),
+        sources: stack.sources.iter().map(|(_, f)| (f.path.clone(), f.text.to_string())).collect(),
+        targets: opts.targets.clone(),
+        forget,
+    };
+    Ok((plan, diags))
+}
+
+/// Evaluates the variables and locals that need no resource, then every provider block used by
+/// the stack or the state, and configures the providers.
+pub(crate) async fn configure_providers(
+    stack: &Stack,
+    graph: &DepGraph,
+    state: &StateFile,
+    providers: &Providers,
+    tables: &mut Tables,
+    cwd: &Path,
+    diags: &mut Diagnostics,
+) {
+    for node in graph.order() {
+        if let Node::Local(name) = node {
+            let local = &stack.locals[name];
+            let scope =
+                Scope { lookup: &*tables, each: None, count_index: None, module_dir: &stack.dir, cwd };
+            // Locals that need resources stay unknown here; the walk evaluates them for real.
+            if let Ok(v) = eval::eval(&local.value, &scope) {
+                tables.locals.insert(name.clone(), v);
+            }
+        }
+    }
+    let mut used: BTreeSet<&str> = stack.resources.keys().map(BlockAddress::provider).collect();
+    used.extend(state.resources.keys().map(|a| a.block.provider()));
+    used.extend(stack.providers.keys().map(String::as_str));
+    for name in used {
+        let Some(provider) = providers.get(name) else {
+            let mut d =
+                Diagnostic::error("lanestack::unknown_provider", format!("no provider named {name:?}"));
+            if let Some(block) = stack.providers.get(name) {
+                d = d.at(block.span.clone(), "this provider is not available");
+            }
+            diags.push(d);
+            continue;
+        };
+        let config = match stack.providers.get(name) {
+            Some(block) => {
+                let scope =
+                    Scope { lookup: &*tables, each: None, count_index: None, module_dir: &stack.dir, cwd };
+                let (v, d) = eval::eval_body(&block.body, &provider.schema().provider, &scope);
+                let failed = d.has_errors();
+                diags.extend(d);
+                if failed {
+                    continue;
+                }
+                v
+            }
+            None => Value::Null,
+        };
+        if let Err(e) = provider.configure(&config.unmark()).await {
+            let mut d = Diagnostic::error(
+                "lanestack::provider_configure",
+                format!("provider {name:?} could not be configured: {e}"),
+            );
+            if let Some(block) = stack.providers.get(name) {
+                d = d.at(block.span.clone(), "configured here");
+            }
+            diags.push(d);
+        }
+    }
+}
+
+/// Reads every recorded resource from its provider, `parallelism` at a time.
+async fn refresh(
+    state: &StateFile,
+    providers: &Providers,
+    parallelism: usize,
+    diags: &mut Diagnostics,
+) -> HashMap<ResourceAddress, Option<Value>> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
+    let mut tasks = JoinSet::new();
+    for (addr, rs) in &state.resources {
+        let Some(provider) = providers.get(addr.block.provider()).cloned() else { continue };
+        let addr = addr.clone();
+        let recorded = rs.value.clone();
+        let semaphore = semaphore.clone();
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await;
+            let unmarked = recorded.unmark();
+            let live = provider.read(ReadRequest { address: &addr, state: &unmarked }).await;
+            let paths = recorded.sensitive_paths();
+            (addr, live.map(|v| v.map(|v| v.with_sensitive_paths(&paths))))
+        });
+    }
+    let mut out = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((addr, Ok(live))) => {
+                out.insert(addr, live);
+            }
+            Ok((addr, Err(e))) => diags.push(
+                Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
+                    .hint("retry, or plan with --refresh=false to use the recorded state"),
+            ),
+            Err(e) => {
+                diags.push(Diagnostic::error("lanestack::refresh", format!("a refresh task failed: {e}")))
+            }
+        }
+    }
+    out
+}
+
+/// One instance waiting for its provider's answer.
+struct Pending {
+    instance: Instance,
+    config: Value,
+    prior: Option<Value>,
+    was_recorded: bool,
+    tainted: bool,
+}
+
+enum Io {
+    Plan(Vec<Result<PlanResponse, ProviderError>>),
+    Data(Vec<Result<Value, ProviderError>>),
+}
+
+struct Planner<'a> {
+    stack: &'a Stack,
+    graph: &'a DepGraph,
+    nodes: &'a [Node],
+    providers: &'a Providers,
+    state: &'a StateFile,
+    refreshed: &'a HashMap<ResourceAddress, Option<Value>>,
+    opts: &'a PlanOptions,
+    cwd: &'a Path,
+    tables: Tables,
+    pending: HashMap<usize, Vec<Pending>>,
+    changes: Vec<PlannedChange>,
+    outputs: Vec<OutputChange>,
+    diags: Diagnostics,
+    planned: HashSet<ResourceAddress>,
+    changed_blocks: HashSet<BlockAddress>,
+    forget: Vec<ResourceAddress>,
+}
+
+impl Planner<'_> {
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            lookup: &self.tables,
+            each: None,
+            count_index: None,
+            module_dir: &self.stack.dir,
+            cwd: self.cwd,
+        }
+    }
+
+    fn prior(&self, addr: &ResourceAddress) -> Option<Value> {
+        match self.refreshed.get(addr) {
+            Some(live) => live.clone(),
+            None => self.state.resources.get(addr).map(|r| r.value.clone()),
+        }
+    }
+
+    fn start_resource(&mut self, n: usize, block: &ResourceBlock) -> Started<Io> {
+        let data = block.addr.mode == Mode::Data;
+        let Some(schema) = self.providers.resource_schema(&block.addr.type_name, data) else {
+            self.diags.push(
+                Diagnostic::error(
+                    "lanestack::unknown_resource_type",
+                    format!("unknown type {:?}", block.addr.type_name),
+                )
+                .at(block.type_span.clone(), "no provider offers this type"),
+            );
+            return Started::Done(false);
+        };
+        let schema = &schema.block;
+        let instances = match expand::expand(block, &self.tables, &self.stack.dir, self.cwd) {
+            Ok(i) => i,
+            Err(d) => {
+                self.diags.push(d);
+                return Started::Done(false);
+            }
+        };
+        let provider = self.providers.get(block.addr.provider()).cloned();
+        let Some(provider) = provider else { return Started::Done(false) };
+        let mut pending = Vec::with_capacity(instances.len());
+        let mut ok = true;
+        for instance in instances {
+            let (config, d) =
+                expand::eval_instance(block, schema, &instance, &self.tables, &self.stack.dir, self.cwd);
+            ok &= !d.has_errors();
+            self.diags.extend(d);
+            if data {
+                pending.push(Pending { instance, config, prior: None, was_recorded: false, tainted: false });
+                continue;
+            }
+            let recorded = self.state.resources.get(&instance.addr);
+            let prior = self.prior(&instance.addr);
+            let config =
+                expand::apply_ignore_changes(config, prior.as_ref(), &block.lifecycle.ignore_changes, schema);
+            for (path, message) in provider.validate(&instance.addr, &config.unmark()) {
+                ok = false;
+                let label = if path.is_root() { message.clone() } else { format!("{path}: {message}") };
+                self.diags.push(
+                    Diagnostic::error(
+                        "lanestack::invalid_configuration",
+                        format!("{}: {label}", instance.addr),
+                    )
+                    .at(block.span.clone(), label),
+                );
+            }
+            pending.push(Pending {
+                instance,
+                config,
+                prior,
+                was_recorded: recorded.is_some(),
+                tainted: recorded.is_some_and(|r| r.tainted),
+            });
+        }
+        if !ok {
+            return Started::Done(false);
+        }
+        if data {
+            // A data source whose configuration is not known yet is read during apply.
+            if pending.iter().any(|p| p.config.contains_unknown()) {
+                let values = pending.into_iter().map(|p| (p.instance.addr, Value::Unknown)).collect();
+                self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+                return Started::Done(true);
+            }
+            let requests: Vec<(ResourceAddress, Value)> =
+                pending.iter().map(|p| (p.instance.addr.clone(), p.config.unmark())).collect();
+            self.pending.insert(n, pending);
+            return Started::Io(Box::pin(async move {
+                let mut out = Vec::with_capacity(requests.len());
+                for (addr, config) in &requests {
+                    out.push(provider.read_data(DataRequest { address: addr, config }).await);
+                }
+                Io::Data(out)
+            }));
+        }
+        let requests: Vec<(ResourceAddress, Option<Value>, Value)> = pending
+            .iter()
+            .map(|p| (p.instance.addr.clone(), p.prior.as_ref().map(Value::unmark), p.config.unmark()))
+            .collect();
+        self.pending.insert(n, pending);
+        Started::Io(Box::pin(async move {
+            if requests.len() == 1 {
+                let (addr, prior, config) = &requests[0];
+                let r =
+                    provider.plan(PlanRequest { address: addr, prior_state: prior.as_ref(), config }).await;
+                return Io::Plan(vec![r]);
+            }
+            let mut tasks = JoinSet::new();
+            for (i, (addr, prior, config)) in requests.into_iter().enumerate() {
+                let provider = provider.clone();
+                tasks.spawn(async move {
+                    let r = provider
+                        .plan(PlanRequest { address: &addr, prior_state: prior.as_ref(), config: &config })
+                        .await;
+                    (i, r)
+                });
+            }
+            let mut out: Vec<Option<Result<PlanResponse, ProviderError>>> = Vec::new();
+            out.resize_with(tasks.len(), || None);
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok((i, r)) => out[i] = Some(r),
+                    Err(e) => {
+                        return Io::Plan(vec![Err(ProviderError::new(
+                            lanestack_model::ErrorKind::Failed,
+                            format!("a plan task failed: {e}"),
+                        ))]);
+                    }
+                }
+            }
+            Io::Plan(out.into_iter().flatten().collect())
+        }))
+    }
+
+    fn finish_plan(
+        &mut self,
+        block: &ResourceBlock,
+        pending: Vec<Pending>,
+        results: Vec<Result<PlanResponse, ProviderError>>,
+    ) -> bool {
+        if results.len() != pending.len() {
+            self.diags.push(
+                Diagnostic::error(
+                    "lanestack::provider",
+                    format!("{}: the provider answered for the wrong number of instances", block.addr),
+                )
+                .at(block.span.clone(), "planned here"),
+            );
+            return false;
+        }
+        let Some(schema) = self.providers.resource_schema(&block.addr.type_name, false) else { return false };
+        let data_bearing = schema.data_bearing;
+        let schema = schema.block.clone();
+        let dependencies = self.graph.resource_dependencies(&Node::Resource(block.addr.clone()));
+        let triggered = block.lifecycle.replace_triggered_by.iter().any(|e| {
+            e.refs
+                .iter()
+                .any(|r| matches!(&r.target, RefTarget::Resource(a) if self.changed_blocks.contains(a)))
+        });
+        let mut ok = true;
+        let mut values = Vec::with_capacity(pending.len());
+        for (p, result) in pending.into_iter().zip(results) {
+            let response = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("lanestack::provider", format!("{}: {e}", p.instance.addr))
+                            .at(block.span.clone(), "while planning this resource"),
+                    );
+                    continue;
+                }
+            };
+            let planned = expand::mark_by_schema(
+                response.planned_state.with_sensitive_paths(&p.config.sensitive_paths()),
+                &schema,
+            );
+            let replace_requested = self.opts.replace.contains(&p.instance.addr);
+            let (action, reason) = decide(&Facts {
+                prior: p.prior.as_ref(),
+                was_recorded: p.was_recorded,
+                planned: &planned,
+                requires_replace: &response.requires_replace,
+                replace_requested,
+                triggered,
+                tainted: p.tainted,
+                create_before_destroy: block.lifecycle.create_before_destroy,
+            });
+            if block.lifecycle.prevent_destroy && (action.is_replace() || action == Action::Delete) {
+                ok = false;
+                self.diags.push(prevent_destroy_error(&p.instance.addr, block));
+            }
+            if action != Action::NoOp {
+                self.changed_blocks.insert(block.addr.clone());
+            }
+            let replace_paths =
+                if action.is_replace() { response.requires_replace.clone() } else { Vec::new() };
+            self.planned.insert(p.instance.addr.clone());
+            values.push((p.instance.addr.clone(), planned.clone()));
+            self.changes.push(PlannedChange {
+                change: ResourceChange {
+                    address: p.instance.addr,
+                    action,
+                    reason,
+                    before: p.prior,
+                    after: Some(planned),
+                    replace_paths,
+                },
+                dependencies: dependencies.clone(),
+                data_bearing,
+            });
+        }
+        self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+        ok
+    }
+
+    fn finish_data(
+        &mut self,
+        block: &ResourceBlock,
+        pending: Vec<Pending>,
+        results: Vec<Result<Value, ProviderError>>,
+    ) -> bool {
+        let mut ok = true;
+        let mut values = Vec::with_capacity(pending.len());
+        for (p, result) in pending.into_iter().zip(results) {
+            match result {
+                Ok(v) => values.push((p.instance.addr, v.with_sensitive_paths(&p.config.sensitive_paths()))),
+                Err(e) => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("lanestack::provider", format!("{}: {e}", p.instance.addr))
+                            .at(block.span.clone(), "while reading this data source"),
+                    );
+                }
+            }
+        }
+        self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
+        ok
+    }
+
+    /// Plans the deletion of every recorded instance that the stack no longer has (or of
+    /// everything, in destroy mode).
+    fn plan_deletions(&mut self) {
+        for (addr, rs) in &self.state.resources {
+            if self.planned.contains(addr) {
+                continue;
+            }
+            let block = self.stack.resources.get(&addr.block);
+            let reason = if self.opts.mode == PlanMode::Destroy {
+                ActionReason::DeleteBecauseDestroy
+            } else {
+                match (block, &addr.key) {
+                    (None, _) => ActionReason::DeleteBecauseNoResourceConfig,
+                    (Some(_), Some(InstanceKey::Int(_))) => ActionReason::DeleteBecauseCountIndex,
+                    (Some(_), Some(InstanceKey::Str(_))) => ActionReason::DeleteBecauseEachKey,
+                    (Some(_), None) => ActionReason::DeleteBecauseNoResourceConfig,
+                }
+            };
+            // In a normal plan, a block that failed to plan keeps its instances: never delete
+            // what we could not evaluate.
+            if self.opts.mode == PlanMode::Normal && block.is_some() && self.diags.has_errors() {
+                continue;
+            }
+            if let Some(block) = block
+                && block.lifecycle.prevent_destroy
+            {
+                self.diags.push(prevent_destroy_error(addr, block));
+            }
+            let before = match self.refreshed.get(addr) {
+                Some(None) => {
+                    // Already gone: nothing to delete, only a record to drop.
+                    self.forget.push(addr.clone());
+                    continue;
+                }
+                Some(Some(live)) => live.clone(),
+                None => rs.value.clone(),
+            };
+            let data_bearing =
+                self.providers.resource_schema(addr.type_name(), false).is_some_and(|s| s.data_bearing);
+            self.changes.push(PlannedChange {
+                change: ResourceChange {
+                    address: addr.clone(),
+                    action: Action::Delete,
+                    reason: Some(reason),
+                    before: Some(before),
+                    after: None,
+                    replace_paths: Vec::new(),
+                },
+                dependencies: rs.dependencies.clone(),
+                data_bearing,
+            });
+        }
+    }
+}
+
+fn prevent_destroy_error(addr: &ResourceAddress, block: &ResourceBlock) -> Diagnostic {
+    Diagnostic::error(
+        "lanestack::prevent_destroy",
+        format!("{addr} has lifecycle.prevent_destroy set, but this plan would destroy it"),
+    )
+    .at(block.span.clone(), "protected here")
+    .hint("change the plan so that it keeps this resource, or remove prevent_destroy first if destroying it is really intended")
+}
+
+impl Visitor for Planner<'_> {
+    type Io = Io;
+
+    fn start(&mut self, n: usize) -> Started<Io> {
+        let stack = self.stack;
+        match &self.nodes[n] {
+            Node::Variable(_) | Node::Provider(_) => Started::Done(true),
+            Node::Local(name) => {
+                let local = &stack.locals[name];
+                match eval::eval(&local.value, &self.scope()) {
+                    Ok(v) => {
+                        self.tables.locals.insert(name.clone(), v);
+                        Started::Done(true)
+                    }
+                    Err(d) => {
+                        self.diags.push(d);
+                        Started::Done(false)
+                    }
+                }
+            }
+            Node::Resource(addr) => self.start_resource(n, &stack.resources[addr]),
+            Node::Output(name) => {
+                let output = &stack.outputs[name];
+                match eval::eval(&output.value, &self.scope()) {
+                    Ok(v) => {
+                        let v = if output.sensitive { v.mark_sensitive() } else { v };
+                        let before = self.state.outputs.get(name).map(|o| o.value.clone());
+                        let action = match &before {
+                            None => Action::Create,
+                            Some(b) if b.unmark() == v.unmark() => Action::NoOp,
+                            Some(_) => Action::Update,
+                        };
+                        self.outputs.push(OutputChange {
+                            name: name.clone(),
+                            action,
+                            before,
+                            after: Some(v),
+                            sensitive: output.sensitive,
+                        });
+                        Started::Done(true)
+                    }
+                    Err(d) => {
+                        self.diags.push(d);
+                        Started::Done(false)
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, n: usize, out: Option<Io>) -> bool {
+        let Node::Resource(addr) = &self.nodes[n] else { return false };
+        let block = &self.stack.resources[addr];
+        let pending = self.pending.remove(&n).unwrap_or_default();
+        match out {
+            Some(Io::Plan(results)) => self.finish_plan(block, pending, results),
+            Some(Io::Data(results)) => self.finish_data(block, pending, results),
+            None => {
+                self.diags.push(
+                    Diagnostic::error("lanestack::provider", format!("{addr}: the provider task failed"))
+                        .at(block.span.clone(), "while planning this resource"),
+                );
+                false
+            }
+        }
+    }
+}
+
+/// Keeps the changes of the targeted instances and of every block they depend on; others are
+/// left as they are (their changes dropped).
+fn limit_to_targets(
+    changes: Vec<PlannedChange>,
+    targets: &[ResourceAddress],
+    graph: &DepGraph,
+) -> Vec<PlannedChange> {
+    let mut blocks: HashSet<BlockAddress> = HashSet::new();
+    for t in targets {
+        blocks.extend(graph.resource_dependencies(&Node::Resource(t.block.clone())));
+    }
+    changes
+        .into_iter()
+        .filter(|c| {
+            let a = &c.change.address;
+            blocks.contains(&a.block)
+                || targets.iter().any(|t| t.block == a.block && (t.key.is_none() || t.key == a.key))
+        })
+        .collect()
+}

@@ -1,0 +1,304 @@
+//! Saved plans (`plan --out FILE`, `apply FILE`): a versioned on-disk form of [`Plan`].
+//!
+//! The file holds everything apply needs to do exactly what was reviewed: the stack's source
+//! files as planned, the variables, every planned change (values with their unknown and
+//! sensitive paths), and the lineage and serial of the state the plan was made from. The
+//! on-disk types here are separate from the in-memory ones so the format can stay stable while
+//! the code changes.
+
+use std::path::{Path, PathBuf};
+
+use lanestack_model::{
+    Action, ActionReason, AttrPath, BlockAddress, Drift, OutputChange, ResourceAddress, ResourceChange, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
+
+/// The version of the saved plan format written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Why a saved plan could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a lanestack plan, or is damaged.
+    #[error("{path} is not a readable lanestack plan: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file was written by a newer lanestack.
+    #[error(
+        "{path} is a plan in format {found}, but this lanestack reads format {FORMAT_VERSION}; use the lanestack version that made it"
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct EncodedValue {
+    value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sensitive: Vec<AttrPath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unknown: Vec<AttrPath>,
+}
+
+impl EncodedValue {
+    fn encode(v: &Value) -> EncodedValue {
+        EncodedValue { value: v.to_json(), sensitive: v.sensitive_paths(), unknown: v.unknown_paths() }
+    }
+
+    fn decode(&self) -> Value {
+        let mut v = Value::from_json(&self.value);
+        for path in &self.unknown {
+            v.set(path, Value::Unknown);
+        }
+        v.with_sensitive_paths(&self.sensitive)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format_version: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileV1 {
+    format_version: u32,
+    lanestack_version: String,
+    mode: String,
+    base: Option<BaseV1>,
+    dir: PathBuf,
+    sources: Vec<SourceV1>,
+    variables: Vec<(String, EncodedValue)>,
+    targets: Vec<ResourceAddress>,
+    forget: Vec<ResourceAddress>,
+    changes: Vec<ChangeV1>,
+    drift: Vec<DriftV1>,
+    outputs: Vec<OutputV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BaseV1 {
+    lineage: String,
+    serial: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SourceV1 {
+    path: PathBuf,
+    text: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChangeV1 {
+    address: ResourceAddress,
+    action: Action,
+    reason: Option<ActionReason>,
+    before: Option<EncodedValue>,
+    after: Option<EncodedValue>,
+    replace_paths: Vec<AttrPath>,
+    dependencies: Vec<String>,
+    data_bearing: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DriftV1 {
+    address: ResourceAddress,
+    recorded: EncodedValue,
+    live: Option<EncodedValue>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OutputV1 {
+    name: String,
+    action: Action,
+    before: Option<EncodedValue>,
+    after: Option<EncodedValue>,
+    sensitive: bool,
+}
+
+/// Serialises a plan to bytes.
+pub fn to_bytes(plan: &Plan) -> Vec<u8> {
+    let file = FileV1 {
+        format_version: FORMAT_VERSION,
+        lanestack_version: env!("CARGO_PKG_VERSION").to_owned(),
+        mode: match plan.mode {
+            PlanMode::Normal => "normal",
+            PlanMode::Destroy => "destroy",
+        }
+        .to_owned(),
+        base: plan.base.as_ref().map(|b| BaseV1 { lineage: b.lineage.clone(), serial: b.serial }),
+        dir: plan.dir.clone(),
+        sources: plan.sources.iter().map(|(p, t)| SourceV1 { path: p.clone(), text: t.clone() }).collect(),
+        variables: plan.variables.iter().map(|(k, v)| (k.clone(), EncodedValue::encode(v))).collect(),
+        targets: plan.targets.clone(),
+        forget: plan.forget.clone(),
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| ChangeV1 {
+                address: c.change.address.clone(),
+                action: c.change.action,
+                reason: c.change.reason,
+                before: c.change.before.as_ref().map(EncodedValue::encode),
+                after: c.change.after.as_ref().map(EncodedValue::encode),
+                replace_paths: c.change.replace_paths.clone(),
+                dependencies: c.dependencies.iter().map(ToString::to_string).collect(),
+                data_bearing: c.data_bearing,
+            })
+            .collect(),
+        drift: plan
+            .drift
+            .iter()
+            .map(|d| DriftV1 {
+                address: d.address.clone(),
+                recorded: EncodedValue::encode(&d.recorded),
+                live: d.live.as_ref().map(EncodedValue::encode),
+            })
+            .collect(),
+        outputs: plan
+            .outputs
+            .iter()
+            .map(|o| OutputV1 {
+                name: o.name.clone(),
+                action: o.action,
+                before: o.before.as_ref().map(EncodedValue::encode),
+                after: o.after.as_ref().map(EncodedValue::encode),
+                sensitive: o.sensitive,
+            })
+            .collect(),
+    };
+    // Serialising plain data types to a Vec cannot fail.
+    serde_json::to_vec(&file).unwrap_or_default()
+}
+
+/// Parses a plan from bytes read from `path` (used in messages).
+pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
+    let malformed = |message: String| PlanFileError::Malformed { path: path.to_owned(), message };
+    let header: Header = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    if header.format_version != FORMAT_VERSION {
+        return Err(PlanFileError::Version { path: path.to_owned(), found: header.format_version });
+    }
+    let file: FileV1 = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let mode = match file.mode.as_str() {
+        "normal" => PlanMode::Normal,
+        "destroy" => PlanMode::Destroy,
+        other => return Err(malformed(format!("unknown plan mode {other:?}"))),
+    };
+    let mut changes = Vec::with_capacity(file.changes.len());
+    for c in file.changes {
+        let dependencies = c
+            .dependencies
+            .iter()
+            .map(|d| d.parse::<ResourceAddress>().map(|a| a.block))
+            .collect::<Result<Vec<BlockAddress>, _>>()
+            .map_err(|e| malformed(e.to_string()))?;
+        changes.push(PlannedChange {
+            change: ResourceChange {
+                address: c.address,
+                action: c.action,
+                reason: c.reason,
+                before: c.before.as_ref().map(EncodedValue::decode),
+                after: c.after.as_ref().map(EncodedValue::decode),
+                replace_paths: c.replace_paths,
+            },
+            dependencies,
+            data_bearing: c.data_bearing,
+        });
+    }
+    changes.sort_by(|a, b| a.change.address.cmp(&b.change.address));
+    Ok(Plan {
+        mode,
+        changes,
+        drift: file
+            .drift
+            .into_iter()
+            .map(|d| Drift {
+                address: d.address,
+                recorded: d.recorded.decode(),
+                live: d.live.as_ref().map(EncodedValue::decode),
+            })
+            .collect(),
+        outputs: file
+            .outputs
+            .into_iter()
+            .map(|o| OutputChange {
+                name: o.name,
+                action: o.action,
+                before: o.before.as_ref().map(EncodedValue::decode),
+                after: o.after.as_ref().map(EncodedValue::decode),
+                sensitive: o.sensitive,
+            })
+            .collect(),
+        base: file.base.map(|b| StateRef { lineage: b.lineage, serial: b.serial }),
+        variables: file.variables.into_iter().map(|(k, v)| (k, v.decode())).collect(),
+        dir: file.dir,
+        sources: file.sources.into_iter().map(|s| (s.path, s.text)).collect(),
+        targets: file.targets,
+        forget: file.forget,
+    })
+}
+
+/// Writes a plan file atomically (temp file, fsync, rename).
+pub fn write(path: &Path, plan: &Plan) -> Result<(), PlanFileError> {
+    let io = |source| PlanFileError::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let result = (|| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&to_bytes(plan))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(io)
+}
+
+/// Reads a plan file.
+pub fn read(path: &Path) -> Result<Plan, PlanFileError> {
+    let bytes = std::fs::read(path).map_err(|source| PlanFileError::Io { path: path.to_owned(), source })?;
+    from_bytes(path, &bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_unknown_and_sensitive_marks() {
+        let v = Value::object([
+            ("id", Value::Unknown),
+            ("secret", Value::from("s").mark_sensitive()),
+            ("n", Value::from(1)),
+        ]);
+        assert_eq!(EncodedValue::encode(&v).decode(), v);
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let err = from_bytes(Path::new("p.bin"), br#"{"format_version": 99}"#).unwrap_err();
+        assert!(matches!(err, PlanFileError::Version { found: 99, .. }), "{err}");
+        let err = from_bytes(Path::new("p.bin"), b"garbage").unwrap_err();
+        assert!(matches!(err, PlanFileError::Malformed { .. }), "{err}");
+    }
+}

@@ -1,0 +1,163 @@
+//! Human-readable plan text, as `lanestack plan` prints it.
+//!
+//! Concise by design: only resources that change, one summary line each, then the changed
+//! attributes as `path: old -> new`; long and multi-line strings as unified diffs; sensitive
+//! values as `(sensitive)`, unknowns as `(known after apply)`; the totals line last. The
+//! functions return strings: printing (and deciding whether to colour) is the CLI's job.
+
+use std::fmt::Write as _;
+
+use lanestack_model::{Action, Value};
+
+use crate::diff::{LeafChange, diff};
+use crate::plan::Plan;
+
+/// How to style the text.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+}
+
+/// The symbol and the phrase for an action.
+fn describe(action: Action) -> (&'static str, &'static str, &'static str) {
+    match action {
+        Action::NoOp => (" ", "is unchanged", "0"),
+        Action::Create => ("+", "will be created", "32"),
+        Action::Update => ("~", "will be updated in place", "33"),
+        Action::DeleteThenCreate => ("-/+", "will be replaced", "35"),
+        Action::CreateThenDelete => ("+/-", "will be replaced, the new object created first", "35"),
+        Action::Delete => ("-", "will be destroyed", "31"),
+    }
+}
+
+/// Renders a value leaf for display. Never reveals sensitive values.
+pub fn show_value(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.len() > 200 => {
+            format!("{:?}… ({} characters)", &s[..s.floor_char_boundary(80)], s.len())
+        }
+        other => other.to_string(),
+    }
+}
+
+fn is_long(v: &Value) -> bool {
+    matches!(v, Value::String(s) if s.contains('\n') || s.len() > 120)
+}
+
+/// Renders the plan for a terminal.
+pub fn plan_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if !plan.drift.is_empty() {
+        out.push_str("Changes outside lanestack, found by refresh:\n\n");
+        for d in &plan.drift {
+            match &d.live {
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  {} {} was deleted outside lanestack",
+                        style.paint("31", "-"),
+                        d.address
+                    );
+                }
+                Some(live) => {
+                    let _ =
+                        writeln!(out, "  {} {} changed outside lanestack", style.paint("33", "~"), d.address);
+                    attribute_lines(&mut out, Some(&d.recorded), Some(live), style);
+                }
+            }
+        }
+        out.push('\n');
+    }
+    if !plan.has_changes() {
+        out.push_str("No changes. The infrastructure matches the stack.\n");
+        return out;
+    }
+    let effective: Vec<_> = plan.effective().collect();
+    if !effective.is_empty() {
+        out.push_str("lanestack will perform the following actions:\n\n");
+    }
+    for c in &effective {
+        let change = &c.change;
+        let (symbol, phrase, color) = describe(change.action);
+        let _ = write!(out, "  {} {} {}", style.paint(color, symbol), change.address, phrase);
+        if let Some(reason) = change.reason {
+            let _ = write!(out, " ({}", reason.describe());
+            if !change.replace_paths.is_empty() {
+                let paths: Vec<String> = change.replace_paths.iter().map(ToString::to_string).collect();
+                let _ = write!(out, "; forced by {}", paths.join(", "));
+            }
+            out.push(')');
+        }
+        out.push('\n');
+        if change.action != Action::Delete {
+            let before = if change.action == Action::Create { None } else { change.before.as_ref() };
+            attribute_lines(&mut out, before, change.after.as_ref(), style);
+        }
+    }
+    let changed_outputs: Vec<_> = plan.outputs.iter().filter(|o| o.action != Action::NoOp).collect();
+    if !changed_outputs.is_empty() {
+        out.push_str("\nChanges to outputs:\n");
+        for o in changed_outputs {
+            let (symbol, _, color) = describe(o.action);
+            let shown = |v: &Option<Value>| v.as_ref().map(show_value).unwrap_or_default();
+            let line = match o.action {
+                Action::Create => format!("{} = {}", o.name, shown(&o.after)),
+                Action::Delete => format!("{} = {}", o.name, shown(&o.before)),
+                Action::NoOp | Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    format!("{}: {} -> {}", o.name, shown(&o.before), shown(&o.after))
+                }
+            };
+            let _ = writeln!(out, "  {} {line}", style.paint(color, symbol));
+        }
+    }
+    let t = plan.totals();
+    let _ = writeln!(
+        out,
+        "\n{} {} to add, {} to change, {} to replace, {} to destroy.",
+        style.paint("1", "Plan:"),
+        t.add,
+        t.change,
+        t.replace,
+        t.destroy
+    );
+    out
+}
+
+fn attribute_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, style: Style) {
+    for c in diff(before, after) {
+        match &c.change {
+            LeafChange::Added(v) => {
+                let _ = writeln!(out, "      {} {}: {}", style.paint("32", "+"), c.path, show_value(v));
+            }
+            LeafChange::Removed(v) => {
+                let _ = writeln!(out, "      {} {}: {}", style.paint("31", "-"), c.path, show_value(v));
+            }
+            LeafChange::Changed(Value::String(a), Value::String(b))
+                if is_long(&Value::String(a.clone())) || is_long(&Value::String(b.clone())) =>
+            {
+                let _ = writeln!(out, "      {} {}:", style.paint("33", "~"), c.path);
+                let text = similar::TextDiff::from_lines(a.as_str(), b.as_str());
+                for line in text.unified_diff().context_radius(2).to_string().lines() {
+                    let _ = writeln!(out, "          {line}");
+                }
+            }
+            LeafChange::Changed(a, b) => {
+                let _ = writeln!(
+                    out,
+                    "      {} {}: {} -> {}",
+                    style.paint("33", "~"),
+                    c.path,
+                    show_value(a),
+                    show_value(b)
+                );
+            }
+        }
+    }
+}
