@@ -131,8 +131,9 @@ pub trait Provider: Send + Sync {
     /// The schemas of the provider block, its resource types and data sources.
     fn schema(&self) -> &ProviderSchema;
 
-    /// Receives the evaluated `provider` block (null when the stack has none). Called once,
-    /// before any other IO method.
+    /// Receives the evaluated `provider` block (null when the stack has none). Called before
+    /// any other IO method, and possibly again with the same configuration (recovery, then
+    /// plan): it must be idempotent.
     fn configure<'a>(&'a self, config: &'a Value) -> BoxFuture<'a, Result<(), ProviderError>>;
 
     /// Checks a resource's configuration beyond what its schema says (cross-attribute rules).

@@ -142,3 +142,20 @@ impl Plan {
         self.changes.binary_search_by(|c| c.change.address.cmp(addr)).ok().map(|i| &self.changes[i])
     }
 }
+
+/// Configures every provider that the stack or the state uses, evaluating their `provider`
+/// blocks with the variables and with the locals that need no resource. Plan and apply do this
+/// themselves; call it directly only before [`crate::recover::recover`].
+pub async fn configure(
+    stack: &crate::config::Stack,
+    graph: &crate::graph::DepGraph,
+    variables: &BTreeMap<String, Value>,
+    state: &crate::state::StateFile,
+    providers: &crate::registry::Providers,
+    cwd: &std::path::Path,
+) -> crate::diag::Diagnostics {
+    let mut tables = crate::expand::Tables { vars: variables.clone(), ..Default::default() };
+    let mut diags = crate::diag::Diagnostics::new();
+    planner::configure_providers(stack, graph, state, providers, &mut tables, cwd, &mut diags).await;
+    diags
+}
