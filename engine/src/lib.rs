@@ -24,6 +24,7 @@ pub mod diff;
 pub mod eval;
 mod expand;
 pub mod graph;
+pub mod jsonplan;
 pub mod plan;
 pub mod planfile;
 pub mod recover;

@@ -1,0 +1,179 @@
+//! `lanestack apply` and `lanestack destroy`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use lanestack_engine::apply::{self, ApplyEvent, ApplyInputs, ApplyReport};
+use lanestack_engine::config;
+use lanestack_engine::plan::{Plan, PlanMode};
+use lanestack_engine::state::StepKind;
+use lanestack_engine::{planfile, render};
+
+use crate::Reported;
+use crate::plan::{PlanFlags, cancel_on_interrupt, make_plan, recover_in_flight};
+use crate::stack::{self, Ready};
+use crate::ui::Ui;
+
+/// Arguments of `lanestack apply`.
+#[derive(Args, Debug)]
+pub struct ApplyArgs {
+    /// The stack directory, or a plan file saved by `lanestack plan --out`.
+    #[arg(default_value = ".", value_name = "DIR|PLANFILE")]
+    target: PathBuf,
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    #[command(flatten)]
+    flags: PlanFlags,
+}
+
+/// Arguments of `lanestack destroy`.
+#[derive(Args, Debug)]
+pub struct DestroyArgs {
+    /// The stack directory.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Destroy without asking for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    #[command(flatten)]
+    flags: PlanFlags,
+}
+
+pub async fn run(args: ApplyArgs, ui: &Ui) -> anyhow::Result<u8> {
+    if args.target.is_file() {
+        return apply_saved(&args.target, args.flags.parallelism, ui).await;
+    }
+    plan_and_apply(&args.target, PlanMode::Normal, args.auto_approve, &args.flags, ui).await
+}
+
+pub async fn destroy(args: DestroyArgs, ui: &Ui) -> anyhow::Result<u8> {
+    plan_and_apply(&args.dir, PlanMode::Destroy, args.auto_approve, &args.flags, ui).await
+}
+
+async fn plan_and_apply(dir: &Path, mode: PlanMode, auto_approve: bool, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<u8> {
+    let ready = stack::load(dir, &flags.vars, ui)?;
+    let (_lock, mut store) = stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
+    let cancel = cancel_on_interrupt();
+    let plan = make_plan(&ready, &mut store, mode, flags, &cancel, ui).await?;
+    ui.out(&render::plan_text(&plan, ui.style()))?;
+    if !plan.has_changes() {
+        return Ok(0);
+    }
+    if !auto_approve {
+        let question = if mode == PlanMode::Destroy {
+            "\nDo you really want to destroy every resource of this stack?"
+        } else {
+            "\nDo you want to perform these actions?"
+        };
+        match ui.confirm(question) {
+            Ok(true) => {}
+            Ok(false) => {
+                ui.error("apply cancelled: the answer was not 'yes'");
+                return Err(Reported.into());
+            }
+            Err(_) => {
+                ui.error("refusing to apply without confirmation: there is no terminal to ask on; review the plan and pass --auto-approve, or save it with `plan --out` and apply the file");
+                return Err(Reported.into());
+            }
+        }
+    }
+    let report = execute(&ready, &plan, &mut store, flags.parallelism, &cancel, ui).await?;
+    summarize(&plan, &report, ui)
+}
+
+/// Applies a saved plan: exactly what was reviewed, or nothing if the state moved on.
+async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result<u8> {
+    let plan = planfile::read(path)?;
+    let loaded = config::load_sources(plan.dir.clone(), plan.sources.clone());
+    let (stack, graph, providers) = stack::check(loaded, ui)?;
+    let cwd = std::env::current_dir().context("could not read the working directory")?;
+    let ready = Ready { stack, graph, variables: plan.variables.clone(), providers, cwd };
+    let (_lock, mut store) = stack::open_state(&plan.dir, "apply")?;
+    recover_in_flight(&ready, &mut store, ui).await?;
+    let exists = stack::state_exists(store.state());
+    if let Err(e) = apply::check_fresh(&plan, &store, exists) {
+        ui.error(&format!("{e}"));
+        ui.line("Someone applied changes since this plan was made. Make a new plan, review it, and apply that one.")?;
+        return Err(Reported.into());
+    }
+    let cancel = cancel_on_interrupt();
+    let report = execute(&ready, &plan, &mut store, parallelism, &cancel, ui).await?;
+    summarize(&plan, &report, ui)
+}
+
+async fn execute(
+    ready: &Ready,
+    plan: &Plan,
+    store: &mut lanestack_engine::state::StateStore,
+    parallelism: usize,
+    cancel: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ui: &Ui,
+) -> anyhow::Result<ApplyReport> {
+    let inputs = ApplyInputs {
+        stack: &ready.stack,
+        graph: &ready.graph,
+        providers: &ready.providers,
+        cwd: &ready.cwd,
+        parallelism,
+    };
+    let mut started: HashMap<String, Instant> = HashMap::new();
+    let mut progress = |event: ApplyEvent| {
+        let line = match event {
+            ApplyEvent::Started { address, kind } => {
+                started.insert(address.to_string(), Instant::now());
+                format!("{address}: {}...", verb(kind).0)
+            }
+            ApplyEvent::Finished { address, kind, id } => {
+                let secs = started.remove(&address.to_string()).map_or(0, |t| t.elapsed().as_secs());
+                let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
+                format!("{address}: {} after {secs}s{id}", verb(kind).1)
+            }
+            ApplyEvent::Failed { address, kind, message } => {
+                format!("{address}: {} failed: {message}", verb(kind).0)
+            }
+        };
+        // Progress lines are best effort: a closed stdout must not stop the apply.
+        let _ = ui.line(&line);
+    };
+    ui.line("")?;
+    let report = apply::apply(inputs, plan, store, cancel, &mut progress).await?;
+    ui.diagnostics(&report.diagnostics, &ready.stack.sources);
+    Ok(report)
+}
+
+fn verb(kind: StepKind) -> (&'static str, &'static str) {
+    match kind {
+        StepKind::Create => ("Creating", "Creation complete"),
+        StepKind::Update => ("Modifying", "Modifications complete"),
+        StepKind::Delete => ("Destroying", "Destruction complete"),
+    }
+}
+
+fn summarize(plan: &Plan, report: &ApplyReport, ui: &Ui) -> anyhow::Result<u8> {
+    let count = |k: StepKind| report.done.iter().filter(|(_, kind)| *kind == k).count();
+    let (added, changed, destroyed) = (count(StepKind::Create), count(StepKind::Update), count(StepKind::Delete));
+    if report.succeeded() {
+        let what = if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" };
+        ui.line(&format!("\n{what} complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."))?;
+        return Ok(0);
+    }
+    let mut text = format!(
+        "\nApply {}: {added} added, {changed} changed, {destroyed} destroyed; {} failed, {} not done.\n",
+        if report.cancelled { "interrupted" } else { "failed" },
+        report.failed.len(),
+        report.not_done.len()
+    );
+    for (addr, _, message) in &report.failed {
+        text.push_str(&format!("  failed:   {addr}: {message}\n"));
+    }
+    for (addr, action) in &report.not_done {
+        text.push_str(&format!("  not done: {addr} ({})\n", action.terraform_actions().join(", ")));
+    }
+    text.push_str("State records everything that was done. Run `lanestack plan` to see what remains.\n");
+    ui.out(&text)?;
+    Ok(1)
+}

@@ -1,0 +1,97 @@
+//! Loading a stack for a command: files, schema checks, graph, variables, providers, state.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use lanestack_builtin::BuiltinProvider;
+use lanestack_engine::Providers;
+use lanestack_engine::config::{self, Loaded, Stack};
+use lanestack_engine::diag::Sources;
+use lanestack_engine::eval::inputs::resolve_variables;
+use lanestack_engine::graph::DepGraph;
+use lanestack_engine::state::{LockGuard, StateFile, StateStore, lock};
+use lanestack_model::Value;
+
+use crate::Reported;
+use crate::inputs::{self, VarArgs};
+use crate::ui::Ui;
+
+/// A stack ready to plan: loaded, checked, its graph built and its variables resolved.
+pub struct Ready {
+    pub stack: Stack,
+    pub graph: DepGraph,
+    pub variables: BTreeMap<String, Value>,
+    pub providers: Providers,
+    pub cwd: PathBuf,
+}
+
+/// The providers this build knows, for a stack in `dir`.
+pub fn providers(dir: &Path) -> Providers {
+    Providers::new().with(Arc::new(BuiltinProvider::new(dir.to_path_buf())))
+}
+
+/// Checks a loaded stack: schemas and the graph. Prints every diagnostic; errors are `Reported`.
+pub fn check(loaded: Loaded, ui: &Ui) -> anyhow::Result<(Stack, DepGraph, Providers)> {
+    let Loaded { stack, mut diagnostics } = loaded;
+    let providers = providers(&stack.dir);
+    let (graph, graph_diags) = DepGraph::build(&stack);
+    if !diagnostics.has_errors() {
+        diagnostics.extend(config::check_against_schemas(&stack, providers.schemas()));
+    }
+    diagnostics.extend(graph_diags);
+    diagnostics.sort();
+    if ui.diagnostics(&diagnostics, &stack.sources) {
+        return Err(Reported.into());
+    }
+    Ok((stack, graph, providers))
+}
+
+/// Loads a stack directory and resolves its variables.
+pub fn load(dir: &Path, vars: &VarArgs, ui: &Ui) -> anyhow::Result<Ready> {
+    let (stack, graph, providers) = check(config::load_dir(dir), ui)?;
+    let variables = resolve(&stack, dir, vars, ui)?;
+    let cwd = std::env::current_dir().context("could not read the working directory")?;
+    Ok(Ready { stack, graph, variables, providers, cwd })
+}
+
+/// Resolves the stack's variables from every input source.
+pub fn resolve(stack: &Stack, dir: &Path, vars: &VarArgs, ui: &Ui) -> anyhow::Result<BTreeMap<String, Value>> {
+    // Var files are added to a copy of the stack's sources, so that every diagnostic (in the
+    // stack or in a var file) resolves its span in one place, while the stack's own sources
+    // (saved with plans) stay as they are.
+    let mut sources: Sources = stack.sources.clone();
+    let (raw, mut diags) = inputs::collect(dir, vars, &mut sources);
+    let (values, var_diags) = resolve_variables(stack, &raw);
+    diags.extend(var_diags);
+    if ui.diagnostics(&diags, &sources) {
+        return Err(Reported.into());
+    }
+    Ok(values)
+}
+
+/// The state directory of a stack.
+pub fn state_dir(dir: &Path) -> PathBuf {
+    dir.join(".lanestack")
+}
+
+/// Takes the lock and opens the state store.
+pub fn open_state(dir: &Path, operation: &str) -> anyhow::Result<(LockGuard, StateStore)> {
+    let state_dir = state_dir(dir);
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("could not create the state directory {}", state_dir.display()))?;
+    let guard = lock::acquire(&state_dir, operation)?;
+    let store = StateStore::open(&state_dir)?;
+    Ok((guard, store))
+}
+
+/// Opens state read-only, without the lock (for show, output, state list).
+pub fn read_state(dir: &Path) -> anyhow::Result<StateFile> {
+    Ok(StateStore::open(&state_dir(dir))?.state().clone())
+}
+
+/// Whether a state has ever been written (a plan against no state binds to none).
+pub fn state_exists(state: &StateFile) -> bool {
+    state.serial > 0 || !state.resources.is_empty() || !state.outputs.is_empty()
+}

@@ -1,0 +1,65 @@
+//! `lanestack state list` and `lanestack state show`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use lanestack_engine::diff::{LeafChange, diff};
+use lanestack_engine::render::show_value;
+use lanestack_engine::state::ResourceState;
+use lanestack_model::ResourceAddress;
+
+use crate::stack;
+use crate::ui::Ui;
+use crate::Reported;
+
+/// State subcommands.
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// List the resources in state.
+    List {
+        /// The stack directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Show one resource's recorded attributes (sensitive ones masked).
+    Show {
+        /// The resource address, e.g. lanestack_data.worker[0].
+        address: ResourceAddress,
+        /// The stack directory.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+pub fn run(cmd: StateCommand, ui: &Ui) -> anyhow::Result<u8> {
+    match cmd {
+        StateCommand::List { dir } => {
+            let state = stack::read_state(&dir)?;
+            let mut text = String::new();
+            for addr in state.resources.keys() {
+                text.push_str(&format!("{addr}\n"));
+            }
+            ui.out(&text)?;
+        }
+        StateCommand::Show { address, dir } => {
+            let state = stack::read_state(&dir)?;
+            let Some(r) = state.resources.get(&address) else {
+                ui.error(&format!("{address} is not in state; `lanestack state list` shows what is"));
+                return Err(Reported.into());
+            };
+            ui.out(&describe(r))?;
+        }
+    }
+    Ok(0)
+}
+
+/// A resource's recorded attributes, one per line.
+pub fn describe(r: &ResourceState) -> String {
+    let mut text = format!("# {}{}\n", r.address, if r.tainted { " (tainted)" } else { "" });
+    for c in diff(None, Some(&r.value)) {
+        if let LeafChange::Added(v) = &c.change {
+            text.push_str(&format!("    {} = {}\n", c.path, show_value(v)));
+        }
+    }
+    text
+}

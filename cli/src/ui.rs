@@ -1,0 +1,93 @@
+//! Talking to the terminal: colour, diagnostics, prompts.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use lanestack_engine::diag::{Diagnostics, Sources};
+use lanestack_engine::render::Style;
+
+/// Where output goes and how it looks.
+pub struct Ui {
+    /// Colour on stdout.
+    pub color: bool,
+    color_err: bool,
+    interactive: bool,
+}
+
+impl Ui {
+    /// Colour only on terminals, and never when NO_COLOR is set (https://no-color.org).
+    pub fn from_env() -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Ui {
+            color: !no_color && std::io::stdout().is_terminal(),
+            color_err: !no_color && std::io::stderr().is_terminal(),
+            interactive: std::io::stdin().is_terminal(),
+        }
+    }
+
+    /// The style for rendered plans on stdout.
+    pub fn style(&self) -> Style {
+        Style { color: self.color }
+    }
+
+    /// Prints to stdout.
+    pub fn out(&self, text: &str) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    /// Prints a line to stdout.
+    pub fn line(&self, text: &str) -> std::io::Result<()> {
+        self.out(&format!("{text}\n"))
+    }
+
+    /// Prints an error message to stderr.
+    pub fn error(&self, message: &str) {
+        let label = if self.color_err { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let _ = writeln!(std::io::stderr(), "{label}: {message}");
+    }
+
+    /// Prints a warning message to stderr.
+    pub fn warn(&self, message: &str) {
+        let label = if self.color_err { "\x1b[1;33mwarning\x1b[0m" } else { "warning" };
+        let _ = writeln!(std::io::stderr(), "{label}: {message}");
+    }
+
+    /// Renders diagnostics with their sources to stderr; returns whether any is an error.
+    pub fn diagnostics(&self, diags: &Diagnostics, sources: &Sources) -> bool {
+        let theme = if self.color_err {
+            miette::GraphicalTheme::unicode()
+        } else {
+            miette::GraphicalTheme::unicode_nocolor()
+        };
+        let handler = miette::GraphicalReportHandler::new_themed(theme);
+        let mut stderr = std::io::stderr().lock();
+        for d in diags.iter() {
+            let report = d.to_report(sources);
+            let mut text = String::new();
+            if handler.render_report(&mut text, report.as_ref()).is_err() {
+                text = d.one_line(sources);
+            }
+            let _ = writeln!(stderr, "{text}");
+        }
+        diags.has_errors()
+    }
+
+    /// Asks for the word "yes". Refuses (false) without a terminal to ask on.
+    pub fn confirm(&self, question: &str) -> Result<bool, NoTerminal> {
+        if !self.interactive {
+            return Err(NoTerminal);
+        }
+        print!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        if std::io::stdin().lock().read_line(&mut answer).is_err() {
+            return Ok(false);
+        }
+        Ok(answer.trim() == "yes")
+    }
+}
+
+/// There is no terminal to ask for approval on.
+#[derive(Debug)]
+pub struct NoTerminal;
