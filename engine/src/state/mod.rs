@@ -17,4 +17,10 @@
 
 pub mod journal;
 pub mod lock;
+mod random_id;
 pub mod snapshot;
+
+pub use snapshot::{
+    FORMAT_VERSION, LANESTACK_VERSION, OutputRecord, OutputState, ReadStateError, ResourceRecord,
+    ResourceState, StateFile, UnknownInStateError, WriteStateError, new_lineage,
+};
