@@ -20,6 +20,10 @@ pub mod lock;
 mod random_id;
 pub mod snapshot;
 
+pub use journal::{
+    InFlight, JOURNAL_FILE_NAME, JOURNAL_FORMAT_VERSION, JournalEntry, PlannedRecord, SNAPSHOT_FILE_NAME,
+    StateStore, StepKind, StoreError, StoreWarning,
+};
 pub use snapshot::{
     FORMAT_VERSION, LANESTACK_VERSION, OutputRecord, OutputState, ReadStateError, ResourceRecord,
     ResourceState, StateFile, UnknownInStateError, WriteStateError, new_lineage,
