@@ -24,6 +24,7 @@ pub use journal::{
     InFlight, JOURNAL_FILE_NAME, JOURNAL_FORMAT_VERSION, JournalEntry, PlannedRecord, SNAPSHOT_FILE_NAME,
     StateStore, StepKind, StoreError, StoreWarning,
 };
+pub use lock::{LOCK_FILE_NAME, LockError, LockGuard, LockInfo, StaleReason, acquire, force_unlock};
 pub use snapshot::{
     FORMAT_VERSION, LANESTACK_VERSION, OutputRecord, OutputState, ReadStateError, ResourceRecord,
     ResourceState, StateFile, UnknownInStateError, WriteStateError, new_lineage,
