@@ -432,7 +432,8 @@ impl StateStore {
     }
 
     /// Records that a step finished: `new` is the resource's new state, `None` when it no
-    /// longer exists. The in-memory state changes at once. Normally follows
+    /// longer exists. The in-memory state changes at once, even when the journal write fails
+    /// (the step did happen; a later [`StateStore::commit`] can still save it). Normally follows
     /// [`StateStore::begin`]; without one (a refresh, an import) it just records the state.
     pub fn finish(
         &mut self,
@@ -449,11 +450,13 @@ impl StateStore {
             Some(state) => Some(state.to_record()?),
             None => None,
         };
-        self.append(&JournalEntry::Done { address: address.clone(), state: record })?;
-        self.flush()?;
+        let written = self.append(&JournalEntry::Done { address: address.clone(), state: record });
+        let written = written.and_then(|()| self.flush());
+        // The step happened whether or not the journal could record it: memory follows reality
+        // so that a commit can still save it, and the error stops the apply.
         self.end_in_flight(address);
         self.apply_resource(address, new);
-        Ok(())
+        written
     }
 
     /// Records that a step failed; the resource's state stays as it was.
@@ -461,10 +464,11 @@ impl StateStore {
         if !self.in_flight.iter().any(|f| &f.address == address) {
             return Err(StoreError::NotInFlight { address: Box::new(address.clone()) });
         }
-        self.append(&JournalEntry::Failed { address: address.clone(), message: message.to_owned() })?;
-        self.flush()?;
+        let written =
+            self.append(&JournalEntry::Failed { address: address.clone(), message: message.to_owned() });
+        let written = written.and_then(|()| self.flush());
         self.end_in_flight(address);
-        Ok(())
+        written
     }
 
     /// Replaces the stack's outputs.
@@ -474,11 +478,11 @@ impl StateStore {
         }
         let records =
             outputs.iter().map(|(name, o)| OutputRecord::from_state(name, o)).collect::<Result<_, _>>()?;
-        self.append(&JournalEntry::Outputs { outputs: records })?;
-        self.flush()?;
+        let written = self.append(&JournalEntry::Outputs { outputs: records });
+        let written = written.and_then(|()| self.flush());
         self.state.outputs = outputs;
         self.dirty = true;
-        Ok(())
+        written
     }
 
     /// Ends an in-flight step found after a crash with what reading the object back showed:
@@ -1165,6 +1169,22 @@ mod tests {
         assert!(!store.is_dirty());
         let err = store.finish(&addr("a"), Some(res("b", 1))).unwrap_err();
         assert!(matches!(err, StoreError::AddressMismatch { .. }), "{err}");
+    }
+
+    #[test]
+    fn after_a_journal_failure_steps_still_reach_memory_and_a_commit_saves_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = StateStore::open(dir.path()).unwrap();
+        store.finish(&addr("a"), Some(res("a", 1))).unwrap();
+        // As after a failed append (disk full): the journal refuses further entries.
+        store.broken = true;
+        let err = store.finish(&addr("b"), Some(res("b", 2))).unwrap_err();
+        assert!(matches!(err, StoreError::JournalBroken { .. }), "{err}");
+        assert!(store.state().resources.contains_key(&addr("b")));
+        store.commit().unwrap();
+        drop(store);
+        let store = StateStore::open(dir.path()).unwrap();
+        assert_eq!(store.state().resources.len(), 2);
     }
 
     #[test]
