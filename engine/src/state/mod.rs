@@ -5,10 +5,12 @@
 //!   rename, fsync of the directory).
 //! - `journal.jsonl`: an append-only journal of operations since the snapshot: "step started"
 //!   (with the planned state, so an interrupted create can be found again by its deterministic
-//!   identity) and "step finished" (with the new state). Each line is fsynced before the step
-//!   goes on. Opening the store replays the journal over the snapshot; compaction folds it into
-//!   a new snapshot and truncates it. Persisting a step therefore costs one small append, not a
-//!   rewrite of the whole state (which would make a large apply quadratic).
+//!   identity) and "step finished" (with the new state). "Step started" lines are fsynced once
+//!   per batch, before the batch's steps start ([`StateStore::sync`]). Opening the store
+//!   ([`StateStore`]) replays the journal over the snapshot; compaction
+//!   ([`StateStore::commit`]) folds it into a new snapshot and removes it. Persisting a step
+//!   therefore costs one small append, not a rewrite of the whole state (which would make a
+//!   large apply quadratic).
 //! - `lock.json`: the lock, held for a whole plan or apply (see [`lock`]).
 //!
 //! Design decision: the snapshot and the journal carry lineage (a random id fixed when the state
@@ -17,6 +19,15 @@
 
 pub mod journal;
 pub mod lock;
+mod random_id;
 pub mod snapshot;
-pub use journal::{InFlight, StateStore, StepKind, StoreError};
-pub use snapshot::{OutputState, ResourceState, StateFile};
+
+pub use journal::{
+    InFlight, JOURNAL_FILE_NAME, JOURNAL_FORMAT_VERSION, JournalEntry, PlannedRecord, SNAPSHOT_FILE_NAME,
+    StateStore, StepKind, StoreError, StoreWarning,
+};
+pub use lock::{LOCK_FILE_NAME, LockError, LockGuard, LockInfo, StaleReason, acquire, force_unlock};
+pub use snapshot::{
+    FORMAT_VERSION, LANESTACK_VERSION, OutputRecord, OutputState, ReadStateError, ResourceRecord,
+    ResourceState, StateFile, UnknownInStateError, WriteStateError, new_lineage,
+};
