@@ -54,9 +54,16 @@ pub async fn destroy(args: DestroyArgs, ui: &Ui) -> anyhow::Result<u8> {
     plan_and_apply(&args.dir, PlanMode::Destroy, args.auto_approve, &args.flags, ui).await
 }
 
-async fn plan_and_apply(dir: &Path, mode: PlanMode, auto_approve: bool, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<u8> {
+async fn plan_and_apply(
+    dir: &Path,
+    mode: PlanMode,
+    auto_approve: bool,
+    flags: &PlanFlags,
+    ui: &Ui,
+) -> anyhow::Result<u8> {
     let ready = stack::load(dir, &flags.vars, ui)?;
-    let (_lock, mut store) = stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
+    let (_lock, mut store) =
+        stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
     let cancel = cancel_on_interrupt();
     let plan = make_plan(&ready, &mut store, mode, flags, &cancel, ui).await?;
     ui.out(&render::plan_text(&plan, ui.style()))?;
@@ -155,10 +162,13 @@ fn verb(kind: StepKind) -> (&'static str, &'static str) {
 
 fn summarize(plan: &Plan, report: &ApplyReport, ui: &Ui) -> anyhow::Result<u8> {
     let count = |k: StepKind| report.done.iter().filter(|(_, kind)| *kind == k).count();
-    let (added, changed, destroyed) = (count(StepKind::Create), count(StepKind::Update), count(StepKind::Delete));
+    let (added, changed, destroyed) =
+        (count(StepKind::Create), count(StepKind::Update), count(StepKind::Delete));
     if report.succeeded() {
         let what = if plan.mode == PlanMode::Destroy { "Destroy" } else { "Apply" };
-        ui.line(&format!("\n{what} complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."))?;
+        ui.line(&format!(
+            "\n{what} complete! Resources: {added} added, {changed} changed, {destroyed} destroyed."
+        ))?;
         return Ok(0);
     }
     let mut text = format!(

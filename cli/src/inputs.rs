@@ -63,8 +63,11 @@ pub fn collect(dir: &Path, args: &VarArgs, sources: &mut Sources) -> (Vec<RawInp
                 source: InputSource::Flag,
             }),
             _ => diags.push(
-                Diagnostic::error("lanestack::var_flag", format!("--var {flag:?} is not of the form NAME=VALUE"))
-                    .hint("for example: --var region=westeurope"),
+                Diagnostic::error(
+                    "lanestack::var_flag",
+                    format!("--var {flag:?} is not of the form NAME=VALUE"),
+                )
+                .hint("for example: --var region=westeurope"),
             ),
         }
     }

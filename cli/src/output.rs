@@ -34,7 +34,11 @@ pub fn run(args: OutputArgs, ui: &Ui) -> anyhow::Result<u8> {
                 let known: Vec<&str> = state.outputs.keys().map(String::as_str).collect();
                 ui.error(&format!(
                     "no output named {name:?} in state{}",
-                    if known.is_empty() { String::new() } else { format!(" (outputs: {})", known.join(", ")) }
+                    if known.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (outputs: {})", known.join(", "))
+                    }
                 ));
                 return Err(Reported.into());
             };
@@ -42,7 +46,9 @@ pub fn run(args: OutputArgs, ui: &Ui) -> anyhow::Result<u8> {
             // A plain string prints raw, for scripts: `lanestack output id`.
             let raw = match (&o.value, args.show_sensitive) {
                 (lanestack_model::Value::String(s), _) => s.clone(),
-                (v, true) if v.unmark().as_str().is_some() => v.unmark().as_str().unwrap_or_default().to_owned(),
+                (v, true) if v.unmark().as_str().is_some() => {
+                    v.unmark().as_str().unwrap_or_default().to_owned()
+                }
                 _ => text,
             };
             ui.line(&if args.json { json.to_string() } else { raw })?;
@@ -52,7 +58,12 @@ pub fn run(args: OutputArgs, ui: &Ui) -> anyhow::Result<u8> {
                 let all: serde_json::Map<String, serde_json::Value> = state
                     .outputs
                     .iter()
-                    .map(|(k, o)| (k.clone(), serde_json::json!({ "value": show(&o.value).1, "sensitive": o.sensitive })))
+                    .map(|(k, o)| {
+                        (
+                            k.clone(),
+                            serde_json::json!({ "value": show(&o.value).1, "sensitive": o.sensitive }),
+                        )
+                    })
                     .collect();
                 ui.line(&serde_json::Value::Object(all).to_string())?;
             } else {

@@ -63,7 +63,11 @@ pub async fn run(args: PlanArgs, ui: &Ui) -> anyhow::Result<u8> {
     ui.out(&render::plan_text(&plan, ui.style()))?;
     if let Some(out) = &args.out {
         planfile::write(out, &plan)?;
-        ui.line(&format!("\nSaved the plan to {}. Apply exactly this plan with:\n  lanestack apply {}", out.display(), out.display()))?;
+        ui.line(&format!(
+            "\nSaved the plan to {}. Apply exactly this plan with:\n  lanestack apply {}",
+            out.display(),
+            out.display()
+        ))?;
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { 2 } else { 0 })
 }
@@ -117,13 +121,17 @@ pub async fn recover_in_flight(ready: &Ready, store: &mut StateStore, ui: &Ui) -
     }
     let state = store.state().clone();
     let diags: Diagnostics =
-        plan::configure(&ready.stack, &ready.graph, &ready.variables, &state, &ready.providers, &ready.cwd).await;
+        plan::configure(&ready.stack, &ready.graph, &ready.variables, &state, &ready.providers, &ready.cwd)
+            .await;
     if ui.diagnostics(&diags, &ready.stack.sources) {
         return Err(Reported.into());
     }
     for r in recover::recover(store, &ready.providers).await? {
         let found = if r.exists { "exists and is now recorded" } else { "does not exist" };
-        ui.warn(&format!("a previous run was interrupted during the {:?} of {}: the object {found}", r.kind, r.address));
+        ui.warn(&format!(
+            "a previous run was interrupted during the {:?} of {}: the object {found}",
+            r.kind, r.address
+        ));
     }
     Ok(())
 }
@@ -135,7 +143,9 @@ pub fn cancel_on_interrupt() -> Arc<AtomicBool> {
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             set.store(true, Ordering::SeqCst);
-            eprintln!("\nInterrupt received: starting nothing new, waiting for the operations in flight to finish...");
+            eprintln!(
+                "\nInterrupt received: starting nothing new, waiting for the operations in flight to finish..."
+            );
         }
     });
     flag

@@ -57,7 +57,12 @@ pub fn load(dir: &Path, vars: &VarArgs, ui: &Ui) -> anyhow::Result<Ready> {
 }
 
 /// Resolves the stack's variables from every input source.
-pub fn resolve(stack: &Stack, dir: &Path, vars: &VarArgs, ui: &Ui) -> anyhow::Result<BTreeMap<String, Value>> {
+pub fn resolve(
+    stack: &Stack,
+    dir: &Path,
+    vars: &VarArgs,
+    ui: &Ui,
+) -> anyhow::Result<BTreeMap<String, Value>> {
     // Var files are added to a copy of the stack's sources, so that every diagnostic (in the
     // stack or in a var file) resolves its span in one place, while the stack's own sources
     // (saved with plans) stay as they are.

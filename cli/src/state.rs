@@ -8,9 +8,9 @@ use lanestack_engine::render::show_value;
 use lanestack_engine::state::ResourceState;
 use lanestack_model::ResourceAddress;
 
+use crate::Reported;
 use crate::stack;
 use crate::ui::Ui;
-use crate::Reported;
 
 /// State subcommands.
 #[derive(Subcommand, Debug)]

@@ -18,6 +18,9 @@ pub struct ForceUnlockArgs {
 
 pub fn run(args: ForceUnlockArgs, ui: &Ui) -> anyhow::Result<u8> {
     lock::force_unlock(&stack::state_dir(&args.dir), &args.id)?;
-    ui.line(&format!("The lock {} was removed. Make sure no other lanestack run is using this stack.", args.id))?;
+    ui.line(&format!(
+        "The lock {} was removed. Make sure no other lanestack run is using this stack.",
+        args.id
+    ))?;
     Ok(0)
 }

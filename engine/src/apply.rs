@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lanestack_model::{
-    Action, ApplyRequest, BlockAddress, DataRequest, Mode, PlanRequest, Provider, ProviderError,
+    Action, ApplyRequest, BlockAddress, DataRequest, Mode, PlanRequest, Provider, ProviderError, ReadRequest,
     ResourceAddress, Value,
 };
 
@@ -452,7 +452,7 @@ struct Step {
 }
 
 enum NodeIo {
-    Steps(Vec<Result<Value, String>>),
+    Steps(Vec<Result<Value, StepError>>),
     Data(Vec<Result<Value, ProviderError>>),
 }
 
@@ -632,7 +632,7 @@ impl Applier<'_, '_> {
                     (i, apply_one(&*provider, &addr, prior.as_ref(), &config, &saved).await)
                 });
             }
-            out.resize_with(tasks.len(), || Err("the step's task failed".to_owned()));
+            out.resize_with(tasks.len(), || Err(StepError::Failed("the step's task failed".to_owned())));
             while let Some(joined) = tasks.join_next().await {
                 if let Ok((i, r)) = joined {
                     out[i] = r;
@@ -670,19 +670,39 @@ impl Applier<'_, '_> {
                 let dependencies = self.graph.resource_dependencies(&Node::Resource(block.addr.clone()));
                 let mut ok = true;
                 for (step, r) in steps.into_iter().zip(results) {
-                    let result = r.map(|v| {
-                        let v = expand::mark_by_schema(
+                    let mark = |v: Value| {
+                        expand::mark_by_schema(
                             v.with_sensitive_paths(&step.config.sensitive_paths()),
                             &schema,
-                        );
-                        values.push((step.addr.clone(), v.clone()));
-                        Some(ResourceState {
-                            address: step.addr.clone(),
-                            value: v,
-                            dependencies: dependencies.clone(),
-                            tainted: false,
-                        })
-                    });
+                        )
+                    };
+                    let result = match r {
+                        Ok(v) => {
+                            let v = mark(v);
+                            values.push((step.addr.clone(), v.clone()));
+                            Ok(Some(ResourceState {
+                                address: step.addr.clone(),
+                                value: v,
+                                dependencies: dependencies.clone(),
+                                tainted: false,
+                            }))
+                        }
+                        Err(StepError::Failed(message)) => Err(message),
+                        Err(StepError::Partial(message, live)) => {
+                            let rs = ResourceState {
+                                address: step.addr.clone(),
+                                value: mark(live),
+                                dependencies: dependencies.clone(),
+                                tainted: true,
+                            };
+                            if let Err(e) = self.store.finish(&step.addr, Some(rs)) {
+                                self.fatal = Some(e);
+                            }
+                            Err(format!(
+                                "{message} (the object exists and is recorded as tainted: the next apply replaces it)"
+                            ))
+                        }
+                    };
                     ok &= record(
                         self.store,
                         self.events,
@@ -710,29 +730,48 @@ async fn apply_one(
     prior: Option<&Value>,
     config: &Value,
     saved_after: &Value,
-) -> Result<Value, String> {
+) -> Result<Value, StepError> {
     let planned = provider
         .plan(PlanRequest { address: addr, prior_state: prior, config })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| StepError::Failed(e.to_string()))?;
     if let Some(path) = expand::contradiction(saved_after, &planned.planned_state) {
-        return Err(format!(
+        return Err(StepError::Failed(format!(
             "the planned value of {path} changed since the plan was made; make a new plan and review it"
-        ));
+        )));
     }
-    let new = provider
+    let applied = provider
         .apply(ApplyRequest {
             address: addr,
             prior_state: prior,
             planned_state: Some(&planned.planned_state),
             config,
         })
-        .await
-        .map_err(|e| e.to_string())?;
-    if new.contains_unknown() {
-        return Err("the provider left values unknown after apply".to_owned());
+        .await;
+    match applied {
+        Ok(new) if new.contains_unknown() => {
+            Err(StepError::Failed("the provider left values unknown after apply".to_owned()))
+        }
+        Ok(new) => Ok(new),
+        Err(e) => {
+            // A failed create or update may still have left an object behind (a cloud
+            // operation that failed half-way). Read it back so that state records it, tainted,
+            // instead of forgetting it and creating a second one next time.
+            let probe = prior.cloned().unwrap_or_else(|| planned.planned_state.clone());
+            match provider.read(ReadRequest { address: addr, state: &probe }).await {
+                Ok(Some(live)) if !live.contains_unknown() => Err(StepError::Partial(e.to_string(), live)),
+                Ok(_) | Err(_) => Err(StepError::Failed(e.to_string())),
+            }
+        }
     }
-    Ok(new)
+}
+
+/// How a create or update failed.
+enum StepError {
+    /// Nothing was changed (or nothing can be known to exist).
+    Failed(String),
+    /// The step failed but left this object behind; it is recorded as tainted.
+    Partial(String, Value),
 }
 
 impl Visitor for Applier<'_, '_> {

@@ -149,7 +149,10 @@ pub fn state_json(state: &StateFile) -> Json {
             }
             m.insert("values".into(), redacted(&r.value));
             m.insert("sensitive_values".into(), shape(Some(&r.value), Value::sensitive_shape));
-            m.insert("depends_on".into(), json!(r.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>()));
+            m.insert(
+                "depends_on".into(),
+                json!(r.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            );
             if r.tainted {
                 m.insert("tainted".into(), json!(true));
             }

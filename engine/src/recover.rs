@@ -65,8 +65,10 @@ pub async fn recover(store: &mut StateStore, providers: &Providers) -> Result<Ve
             address: step.address.clone(),
             value: v.with_sensitive_paths(&probe.sensitive_paths()),
             dependencies: recorded.as_ref().map(|r| r.dependencies.clone()).unwrap_or_default(),
-            // A create or update that was cut off may have left the object half-configured.
-            tainted: step.kind != StepKind::Delete,
+            // What the provider read back is the truth: if it differs from the stack, the next
+            // plan shows an update. Tainting would force a replacement of, say, a whole
+            // cluster whose create had in fact completed.
+            tainted: false,
         });
         store.resolve_in_flight(&step.address, new)?;
         found.push(Recovered { address: step.address, kind: step.kind, exists });
