@@ -1,0 +1,6 @@
+//! The engine's integration tests, in one binary: lifecycle tests against a strict fake
+//! provider, and golden diagnostics.
+
+mod fake;
+mod harness;
+mod lifecycle;
