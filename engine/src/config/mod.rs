@@ -10,6 +10,7 @@
 //! evaluation error is attached to the span of the whole expression (an attribute's value). The
 //! references, which are what most errors are about, keep their own precise spans.
 
+mod blocks;
 mod check;
 mod load;
 mod refs;
@@ -23,6 +24,8 @@ use crate::diag::{Diagnostics, Sources, Span};
 
 pub use check::check_against_schemas;
 pub use load::{load_dir, load_sources};
+
+pub(crate) use refs::is_resource_type;
 
 /// An expression as written, with its span and the references it makes.
 #[derive(Clone, Debug, PartialEq)]
