@@ -25,7 +25,8 @@ use crate::diag::{Diagnostics, Sources, Span};
 pub use check::check_against_schemas;
 pub use load::{load_dir, load_sources};
 
-pub(crate) use refs::is_resource_type;
+pub(crate) use load::syntax_error;
+pub(crate) use refs::{extract, is_resource_type, span_of};
 
 /// An expression as written, with its span and the references it makes.
 #[derive(Clone, Debug, PartialEq)]
