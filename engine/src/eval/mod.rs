@@ -65,3 +65,6 @@ pub struct Scope<'a> {
     /// `path.cwd`.
     pub cwd: &'a Path,
 }
+
+#[cfg(test)]
+mod tests;
