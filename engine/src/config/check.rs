@@ -22,7 +22,8 @@ pub fn check_against_schemas(stack: &Stack, providers: &BTreeMap<String, Provide
     let mut diags = Diagnostics::new();
     for r in stack.resources.values() {
         match find_type(providers, r.addr.mode, &r.addr.type_name) {
-            Ok(schema) => check_body(&r.body, &schema.block, &r.span, &r.addr.to_string(), &mut diags),
+            // Missing attributes are reported at the type label: the whole block is too big a span.
+            Ok(schema) => check_body(&r.body, &schema.block, &r.type_span, &r.addr.to_string(), &mut diags),
             Err(hint) => {
                 let what = match r.addr.mode {
                     Mode::Managed => "resource type",
@@ -100,6 +101,14 @@ fn check_body(body: &Body, schema: &Block, block_span: &Span, what: &str, diags:
                     d = d.hint(format!("did you mean `{s}`?"));
                 } else if schema.blocks.contains_key(&a.name) {
                     d = d.hint(format!("`{}` is a block: write `{} {{ ... }}`", a.name, a.name));
+                } else {
+                    let settable: Vec<String> = schema
+                        .attributes
+                        .iter()
+                        .filter(|(_, a)| a.settable())
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect();
+                    d = d.hint(format!("the attributes are {}", settable.join(", ")));
                 }
                 diags.push(d);
             }
@@ -160,7 +169,7 @@ fn check_body(body: &Body, schema: &Block, block_span: &Span, what: &str, diags:
                     }
                     singles.insert(&b.name, &b.name_span);
                 }
-                check_body(&b.body, &nested.block, &b.span, &format!("block `{}`", b.name), diags);
+                check_body(&b.body, &nested.block, &b.name_span, &format!("block `{}`", b.name), diags);
             }
         }
     }

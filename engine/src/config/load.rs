@@ -98,8 +98,39 @@ pub(crate) fn syntax_error(file: FileId, text: &str, e: &hcl::edit::parser::Erro
     // Point at one whole character (or nothing at the end of the input).
     let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
     let message = e.message().trim();
+    // hcl-edit rejects a repeated attribute while parsing; say so plainly and name both places.
+    if message.contains("redefined attribute") {
+        let key: String =
+            text[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-').collect();
+        let here = Span::new(file, start..start + key.len());
+        let mut d =
+            Diagnostic::error("lanestack::duplicate_attribute", format!("Attribute `{key}` is set twice"))
+                .at(here, "set again here")
+                .hint("remove one of them");
+        if let Some(first) = earlier_assignment(&text[..start], &key) {
+            d = d.related(Span::new(file, first..first + key.len()), "first set here");
+        }
+        return d;
+    }
     let label = if message.is_empty() { "here".to_owned() } else { message.to_owned() };
     Diagnostic::error("lanestack::syntax_error", "Syntax error").at(Span::new(file, start..end), label)
+}
+
+/// The offset of the last line before `before` that assigns `key` (`key =` at the line start).
+fn earlier_assignment(before: &str, key: &str) -> Option<usize> {
+    let mut found = None;
+    let mut pos = 0;
+    for line in before.split('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            let rest = rest.trim_start();
+            if rest.starts_with('=') && !rest.starts_with("==") {
+                found = Some(pos + line.len() - trimmed.len());
+            }
+        }
+        pos += line.len() + 1;
+    }
+    found
 }
 
 fn top_level(ctx: &mut Ctx<'_>, stack: &mut Stack, structure: Structure) {

@@ -79,6 +79,7 @@ const FUNCS: &[(&str, usize, usize, bool)] = &[
     ("tolist", 1, 1, true),
     ("tomap", 1, 1, true),
     ("tonumber", 1, 1, false),
+    ("toset", 1, 1, false),
     ("tostring", 1, 1, false),
     ("trimspace", 1, 1, false),
     ("upper", 1, 1, false),
@@ -419,6 +420,25 @@ fn dispatch(name: &str, mut a: Vec<Value>, scope: &Scope<'_>) -> Result<Value> {
             other => {
                 return Err(FuncError::new(format!(
                     "`tolist` cannot convert a {} to a list",
+                    other.type_name()
+                )));
+            }
+        },
+        // Sets are lists without duplicates here, in first-seen order.
+        "toset" => match first {
+            Value::Null => Value::Null,
+            Value::List(items) => {
+                let mut out: Vec<Value> = Vec::with_capacity(items.len());
+                for item in items {
+                    if !out.contains(&item) {
+                        out.push(item);
+                    }
+                }
+                Value::List(out)
+            }
+            other => {
+                return Err(FuncError::new(format!(
+                    "`toset` cannot convert a {} to a set",
                     other.type_name()
                 )));
             }

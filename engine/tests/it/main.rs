@@ -1,0 +1,3 @@
+//! lanestack-engine's integration tests, in one binary.
+
+mod diagnostics;
