@@ -272,3 +272,6 @@ pub struct Loaded {
     /// Every problem found while loading.
     pub diagnostics: Diagnostics,
 }
+
+#[cfg(test)]
+mod tests;
