@@ -10,6 +10,7 @@
 //! evaluation error is attached to the span of the whole expression (an attribute's value). The
 //! references, which are what most errors are about, keep their own precise spans.
 
+mod blocks;
 mod check;
 mod load;
 mod refs;
@@ -23,6 +24,9 @@ use crate::diag::{Diagnostics, Sources, Span};
 
 pub use check::check_against_schemas;
 pub use load::{load_dir, load_sources};
+
+pub(crate) use load::syntax_error;
+pub(crate) use refs::{extract, is_resource_type, span_of};
 
 /// An expression as written, with its span and the references it makes.
 #[derive(Clone, Debug, PartialEq)]
@@ -268,3 +272,6 @@ pub struct Loaded {
     /// Every problem found while loading.
     pub diagnostics: Diagnostics,
 }
+
+#[cfg(test)]
+mod tests;

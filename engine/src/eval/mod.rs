@@ -10,9 +10,15 @@
 //!
 //! Functions live in [`funcs`]; variable inputs (`--var`, var files, environment) in [`inputs`].
 
+// The evaluator's errors are full diagnostics, as `eval`'s signature says. They are the cold path
+// (one per failed expression), so their size does not matter for speed.
+#![allow(clippy::result_large_err)]
+
 mod expr;
 pub mod funcs;
 pub mod inputs;
+mod ops;
+mod template;
 
 use std::path::Path;
 
@@ -59,3 +65,6 @@ pub struct Scope<'a> {
     /// `path.cwd`.
     pub cwd: &'a Path,
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+resource "lanestack_data" "x" {
+  input = "shard-${count.index}"
+}

@@ -1,0 +1,4 @@
+resource "lanestack_data" "x" {
+  input = 1
+  input = 2
+}

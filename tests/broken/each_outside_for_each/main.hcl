@@ -1,0 +1,4 @@
+resource "lanestack_data" "x" {
+  count = 2
+  input = each.value
+}

@@ -1,0 +1,7 @@
+resource "lanestack_data" "a" {
+  input = 1
+  lifecycle {
+    ignore_changes  = [input, "output"]
+    prevent_destroy = "yes"
+  }
+}

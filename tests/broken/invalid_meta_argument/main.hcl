@@ -1,0 +1,4 @@
+resource "lanestack_data" "a" {
+  provider = lanestack.other
+  input    = 1
+}

@@ -1,0 +1,3 @@
+resource "lanestack_test" "a" {
+  size = 3
+}

@@ -1,0 +1,3 @@
+resource "lanestack_data" "a" {
+  input = [1, 2
+}

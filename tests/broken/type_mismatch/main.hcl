@@ -1,0 +1,4 @@
+resource "lanestack_test" "a" {
+  name = "disk"
+  size = "large"
+}

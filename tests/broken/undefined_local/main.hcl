@@ -1,0 +1,7 @@
+locals {
+  prefix = "web"
+}
+
+output "name" {
+  value = local.prefx
+}

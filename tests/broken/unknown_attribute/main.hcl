@@ -1,0 +1,3 @@
+resource "lanestack_data" "a" {
+  inpt = "hello"
+}

@@ -1,0 +1,7 @@
+resource "lanestack_dat" "a" {
+  input = 1
+}
+
+resource "azure_subnet" "b" {
+  name = "x"
+}
