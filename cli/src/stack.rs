@@ -93,7 +93,7 @@ pub fn open_state(dir: &Path, operation: &str) -> anyhow::Result<(LockGuard, Sta
 
 /// Opens state read-only, without the lock (for show, output, state list).
 pub fn read_state(dir: &Path) -> anyhow::Result<StateFile> {
-    Ok(StateStore::open(&state_dir(dir))?.state().clone())
+    Ok(StateStore::open(state_dir(dir))?.state().clone())
 }
 
 /// Whether a state has ever been written (a plan against no state binds to none).

@@ -451,6 +451,10 @@ struct Step {
     saved_after: Value,
 }
 
+/// A node's steps in flight, and the values of its instances that needed none (for a data
+/// source: its instances' configurations).
+type PendingNode = (Vec<Step>, Vec<(ResourceAddress, Value)>);
+
 enum NodeIo {
     Steps(Vec<Result<Value, StepError>>),
     Data(Vec<Result<Value, ProviderError>>),
@@ -470,7 +474,7 @@ struct Applier<'a, 'e> {
     fatal: Option<StoreError>,
     failed_deletes: &'a HashSet<ResourceAddress>,
     /// Per node: the steps in flight, and the values of the instances that needed none.
-    pending: HashMap<usize, (Vec<Step>, Vec<(ResourceAddress, Value)>)>,
+    pending: HashMap<usize, PendingNode>,
     outputs: &'a mut BTreeMap<String, OutputState>,
 }
 
@@ -582,7 +586,7 @@ impl Applier<'_, '_> {
         if data {
             let requests: Vec<(ResourceAddress, Value)> =
                 data_requests.iter().map(|(a, c)| (a.clone(), c.unmark())).collect();
-            self.pending.insert(n, (Vec::new(), data_requests.into_iter().map(|(a, c)| (a, c)).collect()));
+            self.pending.insert(n, (Vec::new(), data_requests));
             return Started::Io(Box::pin(async move {
                 let mut out = Vec::new();
                 for (addr, config) in &requests {
@@ -689,6 +693,8 @@ impl Applier<'_, '_> {
                         }
                         Err(StepError::Failed(message)) => Err(message),
                         Err(StepError::Partial(message, live)) => {
+                            // Recorded as existing (tainted) rather than failed in the journal:
+                            // the object is real and must not be forgotten.
                             let rs = ResourceState {
                                 address: step.addr.clone(),
                                 value: mark(live),
@@ -698,9 +704,17 @@ impl Applier<'_, '_> {
                             if let Err(e) = self.store.finish(&step.addr, Some(rs)) {
                                 self.fatal = Some(e);
                             }
-                            Err(format!(
+                            let message = format!(
                                 "{message} (the object exists and is recorded as tainted: the next apply replaces it)"
-                            ))
+                            );
+                            self.report.failed.push((step.addr.clone(), step.kind, message.clone()));
+                            (self.events)(ApplyEvent::Failed {
+                                address: step.addr.clone(),
+                                kind: step.kind,
+                                message,
+                            });
+                            ok = false;
+                            continue;
                         }
                     };
                     ok &= record(

@@ -16,6 +16,10 @@
 //! The engine knows no cloud: it talks to infrastructure only through
 //! [`lanestack_model::Provider`]. It never prints and never reads the environment.
 
+// Diagnostics are large, but they are the cold path of user errors: boxing every one to please
+// `result_large_err` would cost more reading than it saves.
+#![allow(clippy::result_large_err)]
+
 pub mod apply;
 pub mod config;
 pub mod decide;

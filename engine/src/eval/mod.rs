@@ -12,7 +12,6 @@
 
 // The evaluator's errors are full diagnostics, as `eval`'s signature says. They are the cold path
 // (one per failed expression), so their size does not matter for speed.
-#![allow(clippy::result_large_err)]
 
 mod expr;
 pub mod funcs;

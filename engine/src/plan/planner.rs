@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use lanestack_model::{
     Action, ActionReason, BlockAddress, DataRequest, Drift, InstanceKey, Mode, OutputChange, PlanRequest,
-    PlanResponse, ProviderError, ReadRequest, ResourceAddress, ResourceChange, Value,
+    PlanResponse, Provider, ProviderError, ReadRequest, ResourceAddress, ResourceChange, Value,
 };
 use tokio::task::JoinSet;
 
@@ -255,8 +255,58 @@ struct Pending {
 }
 
 enum Io {
-    Plan(Vec<Result<PlanResponse, ProviderError>>),
+    Plan(Vec<Result<Decided, ProviderError>>),
     Data(Vec<Result<Value, ProviderError>>),
+}
+
+/// What the provider is asked for one instance, with the facts the decision needs.
+struct Request {
+    addr: ResourceAddress,
+    prior: Option<Value>,
+    config: Value,
+    was_recorded: bool,
+    tainted: bool,
+    replace_requested: bool,
+    triggered: bool,
+    create_before_destroy: bool,
+}
+
+/// The provider's facts for one instance and the action chosen from them.
+struct Decided {
+    response: PlanResponse,
+    action: Action,
+    reason: Option<ActionReason>,
+}
+
+/// Asks the provider for the facts, decides, and for a replacement asks again as for a new
+/// object: what a replacement will look like is what a create would (computed attributes
+/// unknown), whatever the reason for replacing.
+async fn plan_instance(provider: &dyn Provider, r: &Request) -> Result<Decided, ProviderError> {
+    let response = provider
+        .plan(PlanRequest { address: &r.addr, prior_state: r.prior.as_ref(), config: &r.config })
+        .await?;
+    let (action, reason) = decide(&Facts {
+        prior: r.prior.as_ref(),
+        was_recorded: r.was_recorded,
+        planned: &response.planned_state,
+        requires_replace: &response.requires_replace,
+        replace_requested: r.replace_requested,
+        triggered: r.triggered,
+        tainted: r.tainted,
+        create_before_destroy: r.create_before_destroy,
+    });
+    if !action.is_replace() {
+        return Ok(Decided { response, action, reason });
+    }
+    let fresh = provider.plan(PlanRequest { address: &r.addr, prior_state: None, config: &r.config }).await?;
+    Ok(Decided {
+        response: PlanResponse {
+            planned_state: fresh.planned_state,
+            requires_replace: response.requires_replace,
+        },
+        action,
+        reason,
+    })
 }
 
 struct Planner<'a> {
@@ -373,29 +423,35 @@ impl Planner<'_> {
                 Io::Data(out)
             }));
         }
-        let requests: Vec<(ResourceAddress, Option<Value>, Value)> = pending
+        let triggered = block.lifecycle.replace_triggered_by.iter().any(|e| {
+            e.refs
+                .iter()
+                .any(|r| matches!(&r.target, RefTarget::Resource(a) if self.changed_blocks.contains(a)))
+        });
+        let requests: Vec<Request> = pending
             .iter()
-            .map(|p| (p.instance.addr.clone(), p.prior.as_ref().map(Value::unmark), p.config.unmark()))
+            .map(|p| Request {
+                addr: p.instance.addr.clone(),
+                prior: p.prior.as_ref().map(Value::unmark),
+                config: p.config.unmark(),
+                was_recorded: p.was_recorded,
+                tainted: p.tainted,
+                replace_requested: self.opts.replace.contains(&p.instance.addr),
+                triggered,
+                create_before_destroy: block.lifecycle.create_before_destroy,
+            })
             .collect();
         self.pending.insert(n, pending);
         Started::Io(Box::pin(async move {
             if requests.len() == 1 {
-                let (addr, prior, config) = &requests[0];
-                let r =
-                    provider.plan(PlanRequest { address: addr, prior_state: prior.as_ref(), config }).await;
-                return Io::Plan(vec![r]);
+                return Io::Plan(vec![plan_instance(&*provider, &requests[0]).await]);
             }
             let mut tasks = JoinSet::new();
-            for (i, (addr, prior, config)) in requests.into_iter().enumerate() {
+            for (i, request) in requests.into_iter().enumerate() {
                 let provider = provider.clone();
-                tasks.spawn(async move {
-                    let r = provider
-                        .plan(PlanRequest { address: &addr, prior_state: prior.as_ref(), config: &config })
-                        .await;
-                    (i, r)
-                });
+                tasks.spawn(async move { (i, plan_instance(&*provider, &request).await) });
             }
-            let mut out: Vec<Option<Result<PlanResponse, ProviderError>>> = Vec::new();
+            let mut out: Vec<Option<Result<Decided, ProviderError>>> = Vec::new();
             out.resize_with(tasks.len(), || None);
             while let Some(joined) = tasks.join_next().await {
                 match joined {
@@ -416,7 +472,7 @@ impl Planner<'_> {
         &mut self,
         block: &ResourceBlock,
         pending: Vec<Pending>,
-        results: Vec<Result<PlanResponse, ProviderError>>,
+        results: Vec<Result<Decided, ProviderError>>,
     ) -> bool {
         if results.len() != pending.len() {
             self.diags.push(
@@ -432,15 +488,10 @@ impl Planner<'_> {
         let data_bearing = schema.data_bearing;
         let schema = schema.block.clone();
         let dependencies = self.graph.resource_dependencies(&Node::Resource(block.addr.clone()));
-        let triggered = block.lifecycle.replace_triggered_by.iter().any(|e| {
-            e.refs
-                .iter()
-                .any(|r| matches!(&r.target, RefTarget::Resource(a) if self.changed_blocks.contains(a)))
-        });
         let mut ok = true;
         let mut values = Vec::with_capacity(pending.len());
         for (p, result) in pending.into_iter().zip(results) {
-            let response = match result {
+            let Decided { response, action, reason } = match result {
                 Ok(r) => r,
                 Err(e) => {
                     ok = false;
@@ -455,17 +506,6 @@ impl Planner<'_> {
                 response.planned_state.with_sensitive_paths(&p.config.sensitive_paths()),
                 &schema,
             );
-            let replace_requested = self.opts.replace.contains(&p.instance.addr);
-            let (action, reason) = decide(&Facts {
-                prior: p.prior.as_ref(),
-                was_recorded: p.was_recorded,
-                planned: &planned,
-                requires_replace: &response.requires_replace,
-                replace_requested,
-                triggered,
-                tainted: p.tainted,
-                create_before_destroy: block.lifecycle.create_before_destroy,
-            });
             if block.lifecycle.prevent_destroy && (action.is_replace() || action == Action::Delete) {
                 ok = false;
                 self.diags.push(prevent_destroy_error(&p.instance.addr, block));

@@ -589,11 +589,11 @@ impl StateStore {
     }
 
     fn flush(&mut self) -> Result<(), StoreError> {
-        if let Some(w) = &mut self.writer {
-            if let Err(source) = w.flush() {
-                self.broken = true;
-                return Err(StoreError::Io { action: "append to", path: self.journal_path(), source });
-            }
+        if let Some(w) = &mut self.writer
+            && let Err(source) = w.flush()
+        {
+            self.broken = true;
+            return Err(StoreError::Io { action: "append to", path: self.journal_path(), source });
         }
         Ok(())
     }
@@ -609,12 +609,12 @@ impl StateStore {
         if self.writer.is_none() {
             self.open_writer()?;
         }
-        if let Some(w) = &mut self.writer {
-            if let Err(source) = w.write_all(&line) {
-                // Part of the line may have reached the file: nothing after it could be replayed.
-                self.broken = true;
-                return Err(StoreError::Io { action: "append to", path, source });
-            }
+        if let Some(w) = &mut self.writer
+            && let Err(source) = w.write_all(&line)
+        {
+            // Part of the line may have reached the file: nothing after it could be replayed.
+            self.broken = true;
+            return Err(StoreError::Io { action: "append to", path, source });
         }
         Ok(())
     }
@@ -774,13 +774,13 @@ impl StateStore {
                     self.in_flight.push(InFlight { address, kind, planned });
                 }
                 JournalEntry::Done { address, state } => {
-                    if let Some(r) = &state {
-                        if r.address != address {
-                            return Err(invalid(
-                                number,
-                                format!("the state of {} recorded for {address}", r.address),
-                            ));
-                        }
+                    if let Some(r) = &state
+                        && r.address != address
+                    {
+                        return Err(invalid(
+                            number,
+                            format!("the state of {} recorded for {address}", r.address),
+                        ));
                     }
                     self.end_in_flight(&address);
                     if apply {

@@ -442,8 +442,12 @@ impl Provider for FakeProvider {
         Box::pin(async move {
             let mut inner = self.lock();
             inner.calls.push(Call { kind: CallKind::Configure, address: String::new() });
-            if inner.configured.is_some() {
-                return Err(ProviderError::new(ErrorKind::Invalid, "configure called twice"));
+            // The contract allows configuring again, but only with the same configuration.
+            if inner.configured.as_ref().is_some_and(|c| c != config) {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    "configured again with a different configuration",
+                ));
             }
             inner.configured = Some(config.clone());
             Ok(())

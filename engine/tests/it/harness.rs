@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use lanestack_engine::Providers;
 use lanestack_engine::apply::{self, ApplyEvent, ApplyInputs, ApplyReport};
 use lanestack_engine::config;
 use lanestack_engine::diag::Diagnostics;
@@ -11,7 +12,6 @@ use lanestack_engine::graph::DepGraph;
 use lanestack_engine::plan::{self, Plan, PlanInputs, PlanMode, PlanOptions};
 use lanestack_engine::recover;
 use lanestack_engine::state::{StateFile, StateStore};
-use lanestack_engine::Providers;
 use lanestack_model::{Action, Value};
 
 use crate::fake::FakeProvider;
@@ -62,7 +62,8 @@ impl Harness {
         let state = store.state().clone();
         let variables = BTreeMap::new();
         if !store.in_flight().is_empty() {
-            let d = plan::configure(&stack, &graph, &variables, &state, &self.providers, self.dir.path()).await;
+            let d =
+                plan::configure(&stack, &graph, &variables, &state, &self.providers, self.dir.path()).await;
             assert!(!d.has_errors(), "{d:?}");
             recover::recover(&mut store, &self.providers).await.unwrap();
         }

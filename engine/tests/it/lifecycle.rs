@@ -42,14 +42,20 @@ fn create_then_no_changes() {
         assert_eq!((h.fake.creates("fake_thing.net"), h.fake.creates("fake_thing.app")), (1, 1));
         let state = h.state();
         let net_id = attr(&state, "fake_thing.net", "id");
-        assert_eq!(attr(&state, "fake_thing.app", "name"), Value::from(format!("app-{}", net_id.as_str().unwrap())));
+        assert_eq!(
+            attr(&state, "fake_thing.app", "name"),
+            Value::from(format!("app-{}", net_id.as_str().unwrap()))
+        );
         assert_eq!(state.outputs["app_id"].value, attr(&state, "fake_thing.app", "id"));
         let app = &state.resources[&"fake_thing.app".parse().unwrap()];
         assert_eq!(app.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(), ["fake_thing.net"]);
 
         let again = h.plan().await;
         assert!(!again.has_changes(), "{}", render::plan_text(&again, Default::default()));
-        assert_eq!(render::plan_text(&again, Default::default()), "No changes. The infrastructure matches the stack.\n");
+        assert_eq!(
+            render::plan_text(&again, Default::default()),
+            "No changes. The infrastructure matches the stack.\n"
+        );
     });
 }
 
@@ -128,7 +134,13 @@ resource "fake_thing" "a" {
         let (plan, report) = h.apply().await;
         assert_eq!(actions(&plan), [("fake_thing.a".to_owned(), Action::CreateThenDelete)]);
         assert!(report.succeeded(), "{report:?}");
-        let kinds: Vec<_> = h.fake.calls().into_iter().filter(|c| matches!(c.kind, CallKind::Create | CallKind::Delete)).map(|c| c.kind).collect();
+        let kinds: Vec<_> = h
+            .fake
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c.kind, CallKind::Create | CallKind::Delete))
+            .map(|c| c.kind)
+            .collect();
         assert_eq!(kinds, [CallKind::Create, CallKind::Delete]);
         assert_eq!(h.fake.cloud_len(), 1);
         assert_eq!(attr(&h.state(), "fake_thing.a", "name"), Value::from("a2"));
@@ -174,7 +186,10 @@ fn drift_is_shown_and_reverted() {
         assert!(text.contains("Changes outside lanestack"), "{text}");
         assert!(text.contains("~ size: 7 -> 1"), "{text}");
         h.apply_plan(&plan).await.unwrap();
-        assert_eq!(h.fake.cloud_get("fake_thing.net").unwrap().get(&"size".parse().unwrap()), Some(&Value::from(1)));
+        assert_eq!(
+            h.fake.cloud_get("fake_thing.net").unwrap().get(&"size".parse().unwrap()),
+            Some(&Value::from(1))
+        );
     });
 }
 
@@ -186,7 +201,10 @@ fn deleted_behind_our_back_is_created_again() {
         assert!(h.fake.cloud_remove("fake_thing.app"));
         let plan = h.plan().await;
         let app = plan.change(&"fake_thing.app".parse().unwrap()).unwrap();
-        assert_eq!((app.change.action, app.change.reason), (Action::Create, Some(ActionReason::RecreateBecauseGone)));
+        assert_eq!(
+            (app.change.action, app.change.reason),
+            (Action::Create, Some(ActionReason::RecreateBecauseGone))
+        );
         let report = h.apply_plan(&plan).await.unwrap();
         assert!(report.succeeded());
         assert_eq!(h.fake.creates("fake_thing.app"), 2);
@@ -244,7 +262,8 @@ resource "fake_thing" "w" {{
         h.write(&stack(1));
         let (plan, report) = h.apply().await;
         assert!(report.succeeded());
-        let deletes: Vec<_> = plan.effective().map(|c| (c.change.address.to_string(), c.change.reason)).collect();
+        let deletes: Vec<_> =
+            plan.effective().map(|c| (c.change.address.to_string(), c.change.reason)).collect();
         assert_eq!(
             deletes,
             [
@@ -281,12 +300,19 @@ resource "fake_thing" "pool" {{
         h.write(&stack("b = 3, c = 1"));
         let (plan, report) = h.apply().await;
         assert!(report.succeeded());
-        let mut got: Vec<_> = plan.effective().map(|c| (c.change.address.to_string(), c.change.action, c.change.reason)).collect();
+        let mut got: Vec<_> = plan
+            .effective()
+            .map(|c| (c.change.address.to_string(), c.change.action, c.change.reason))
+            .collect();
         got.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             got,
             [
-                ("fake_thing.pool[\"a\"]".to_owned(), Action::Delete, Some(ActionReason::DeleteBecauseEachKey)),
+                (
+                    "fake_thing.pool[\"a\"]".to_owned(),
+                    Action::Delete,
+                    Some(ActionReason::DeleteBecauseEachKey)
+                ),
                 ("fake_thing.pool[\"b\"]".to_owned(), Action::Update, None),
                 ("fake_thing.pool[\"c\"]".to_owned(), Action::Create, None),
             ]
@@ -345,7 +371,10 @@ fn a_create_that_fails_after_acting_is_recorded_and_replaced_not_duplicated() {
         h.fake.heal("fake_thing.a");
         let plan = h.plan().await;
         let change = plan.change(&"fake_thing.a".parse().unwrap()).unwrap();
-        assert_eq!((change.change.action, change.change.reason), (Action::DeleteThenCreate, Some(ActionReason::ReplaceBecauseTainted)));
+        assert_eq!(
+            (change.change.action, change.change.reason),
+            (Action::DeleteThenCreate, Some(ActionReason::ReplaceBecauseTainted))
+        );
         let report = h.apply_plan(&plan).await.unwrap();
         assert!(report.succeeded(), "{report:?}");
         assert_eq!(h.fake.cloud_len(), 1, "nothing orphaned");
@@ -412,7 +441,10 @@ resource "fake_thing" "b" {
         let h = Harness::new(stack);
         h.apply().await;
         let plan = h
-            .plan_with(PlanOptions { replace: vec!["fake_thing.a".parse().unwrap()], ..PlanOptions::default() })
+            .plan_with(PlanOptions {
+                replace: vec!["fake_thing.a".parse().unwrap()],
+                ..PlanOptions::default()
+            })
             .await
             .unwrap();
         let got: Vec<_> = plan.effective().map(|c| (c.change.address.to_string(), c.change.reason)).collect();
@@ -439,8 +471,13 @@ resource "fake_thing" "data" {
 "#;
         let h = Harness::new(stack);
         h.apply().await;
-        let err = h.plan_with(PlanOptions { mode: PlanMode::Destroy, ..PlanOptions::default() }).await.unwrap_err();
-        assert!(err.iter().any(|d| d.code == "lanestack::prevent_destroy" && d.summary.contains("fake_thing.data")), "{err:?}");
+        let err =
+            h.plan_with(PlanOptions { mode: PlanMode::Destroy, ..PlanOptions::default() }).await.unwrap_err();
+        assert!(
+            err.iter()
+                .any(|d| d.code == "lanestack::prevent_destroy" && d.summary.contains("fake_thing.data")),
+            "{err:?}"
+        );
         h.write(&stack.replace("name = \"data\"", "name = \"data2\""));
         let err = h.plan_with(PlanOptions::default()).await.unwrap_err();
         assert!(err.iter().any(|d| d.code == "lanestack::prevent_destroy"), "{err:?}");
@@ -467,9 +504,13 @@ fn destroy_deletes_dependents_first() {
 #[test]
 fn targets_limit_the_plan_to_dependencies() {
     rt().block_on(async {
-        let h = Harness::new(&format!("{TWO}\nresource \"fake_thing\" \"other\" {{\n  name = \"other\"\n}}\n"));
+        let h =
+            Harness::new(&format!("{TWO}\nresource \"fake_thing\" \"other\" {{\n  name = \"other\"\n}}\n"));
         let plan = h
-            .plan_with(PlanOptions { targets: vec!["fake_thing.app".parse().unwrap()], ..PlanOptions::default() })
+            .plan_with(PlanOptions {
+                targets: vec!["fake_thing.app".parse().unwrap()],
+                ..PlanOptions::default()
+            })
             .await
             .unwrap();
         assert_eq!(
