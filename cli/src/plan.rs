@@ -89,13 +89,13 @@ pub async fn make_plan(
         replace: flags.replace.clone(),
         parallelism: flags.parallelism,
     };
-    let state = store.state().clone();
+    let state = store.state();
     let inputs = PlanInputs {
         stack: &ready.stack,
         graph: &ready.graph,
         variables: &ready.variables,
-        state: &state,
-        state_exists: stack::state_exists(&state),
+        state,
+        state_exists: stack::state_exists(state),
         providers: &ready.providers,
         cwd: &ready.cwd,
     };

@@ -7,12 +7,14 @@
 
 pub mod address;
 pub mod change;
+pub mod map;
 pub mod path;
 pub mod provider;
 pub mod schema;
 pub mod value;
 
 pub use address::{BlockAddress, InstanceKey, Mode, ResourceAddress};
+pub use map::Map;
 pub use change::{Action, ActionReason, Drift, OutputChange, ResourceChange};
 pub use path::{AttrPath, PathStep};
 pub use provider::{

@@ -89,10 +89,10 @@ impl AttrType {
                     Ok(e) => Ok((k, e)),
                     Err(m) => Err(m.under(PathStep::Attr(k))),
                 })
-                .collect::<Result<BTreeMap<_, _>, _>>()
+                .collect::<Result<crate::map::Map, _>>()
                 .map(Value::Object),
             (AttrType::Object(attrs), Value::Object(m)) => {
-                let mut out = BTreeMap::new();
+                let mut out = crate::map::Map::new();
                 for (k, e) in m {
                     let Some(t) = attrs.get(&k) else {
                         return Err(TypeMismatch {
@@ -307,7 +307,7 @@ pub fn plan_by_schema(block: &Block, prior: Option<&Value>, config: &Value) -> P
         }
     }
     let keep_computed = prior.filter(|_| requires_replace.is_empty());
-    let mut planned = BTreeMap::new();
+    let mut planned = crate::map::Map::with_capacity(block.attributes.len() + block.blocks.len());
     for (name, attr) in &block.attributes {
         let path = AttrPath::attr(name.clone());
         let set = config.get(&path).cloned().unwrap_or(Value::Null);

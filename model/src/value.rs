@@ -14,6 +14,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::map::Map;
+
 use crate::path::{AttrPath, PathStep};
 
 /// A value in a stack, in a provider's schema, in state or in a plan.
@@ -34,7 +36,7 @@ pub enum Value {
     /// A list or tuple.
     List(Vec<Value>),
     /// An object or map.
-    Object(BTreeMap<String, Value>),
+    Object(Map),
     /// A value that will only be known after apply. Must not be used for values that are merely
     /// absent (that is `Null`).
     Unknown,
@@ -99,7 +101,7 @@ impl Value {
     }
 
     /// The object's entries, looking through a sensitive mark.
-    pub fn as_object(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_object(&self) -> Option<&Map> {
         match self {
             Value::Object(m) => Some(m),
             Value::Sensitive(inner) => inner.as_object(),
@@ -248,13 +250,13 @@ impl Value {
         let mut cur = self;
         for step in parents {
             if cur.is_null() {
-                *cur = Value::Object(BTreeMap::new());
+                *cur = Value::Object(Map::new());
             }
             let Some(next) = step_mut_or_insert(cur, step) else { return false };
             cur = next;
         }
         if cur.is_null() {
-            *cur = Value::Object(BTreeMap::new());
+            *cur = Value::Object(Map::new());
         }
         match (cur, last) {
             (Value::Object(m), PathStep::Attr(k)) => {
@@ -353,7 +355,7 @@ fn step_mut<'v>(v: &'v mut Value, step: &PathStep) -> Option<&'v mut Value> {
 fn step_mut_or_insert<'v>(v: &'v mut Value, step: &PathStep) -> Option<&'v mut Value> {
     match (v, step) {
         (Value::Sensitive(inner), _) => step_mut_or_insert(inner, step),
-        (Value::Object(m), PathStep::Attr(k)) => Some(m.entry(k.clone()).or_default()),
+        (Value::Object(m), PathStep::Attr(k)) => Some(m.entry_or_null(k.clone())),
         (Value::List(l), PathStep::Index(i)) => l.get_mut(*i),
         _ => None,
     }
@@ -416,6 +418,12 @@ impl From<Vec<Value>> for Value {
 
 impl From<BTreeMap<String, Value>> for Value {
     fn from(m: BTreeMap<String, Value>) -> Value {
+        Value::Object(m.into())
+    }
+}
+
+impl From<Map> for Value {
+    fn from(m: Map) -> Value {
         Value::Object(m)
     }
 }

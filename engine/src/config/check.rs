@@ -203,7 +203,7 @@ fn literal(e: &Expression) -> Option<Value> {
                 };
                 m.insert(key, literal(v)?);
             }
-            Some(Value::Object(m))
+            Some(Value::Object(m.into()))
         }
         Expression::Parenthesis(inner) => literal(inner),
         _ => None,

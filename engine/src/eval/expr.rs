@@ -73,7 +73,7 @@ fn body_value(body: &Body, schema: &Block, scope: &Scope<'_>, diags: &mut Diagno
         };
         out.insert(name.clone(), v);
     }
-    Value::Object(out)
+    Value::Object(out.into())
 }
 
 /// The evaluator's state for one expression.
@@ -200,7 +200,7 @@ impl<'a> Evaluator<'a> {
             };
             out.insert(key, self.eval(v)?);
         }
-        Ok(mark(if unknown { Value::Unknown } else { Value::Object(out) }, sensitive))
+        Ok(mark(if unknown { Value::Unknown } else { Value::Object(out.into()) }, sensitive))
     }
 
     fn func_call(&mut self, f: &FuncCall) -> Eval {

@@ -350,7 +350,7 @@ fn dispatch(name: &str, mut a: Vec<Value>, scope: &Scope<'_>) -> Result<Value> {
                     }
                 }
             }
-            Value::Object(out)
+            Value::Object(out.into())
         }
         "lookup" => {
             let key = str_arg(name, arg(1), "the second")?.to_owned();
@@ -481,7 +481,7 @@ fn hex(bytes: &[u8]) -> String {
 fn render_template_file(
     path: &str,
     text: &str,
-    vars: &BTreeMap<String, Value>,
+    vars: &lanestack_model::Map,
     scope: &Scope<'_>,
 ) -> Result<Value> {
     let tpl: hcl::template::Template = text

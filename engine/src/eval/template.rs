@@ -219,7 +219,7 @@ impl Evaluator<'_> {
         let v = if unknown {
             Value::Unknown
         } else if f.key_expr.is_some() {
-            Value::Object(object)
+            Value::Object(object.into())
         } else {
             Value::List(list)
         };

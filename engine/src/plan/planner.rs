@@ -205,7 +205,9 @@ pub(crate) async fn configure_providers(
     }
 }
 
-/// Reads every recorded resource from its provider, `parallelism` at a time.
+/// Reads every recorded resource from its provider, `parallelism` at a time. Returns the
+/// resources whose live object differs from state (`None`: it is gone); the others are as
+/// recorded.
 async fn refresh(
     state: &StateFile,
     providers: &Providers,
@@ -223,16 +225,23 @@ async fn refresh(
             let _permit = semaphore.acquire_owned().await;
             let unmarked = recorded.unmark();
             let live = provider.read(ReadRequest { address: &addr, state: &unmarked }).await;
-            let paths = recorded.sensitive_paths();
-            (addr, live.map(|v| v.map(|v| v.with_sensitive_paths(&paths))))
+            // Only what changed is kept: most refreshes find what state recorded, and a copy of
+            // every resource would double the memory of a large plan.
+            let live = live.map(|v| match v {
+                Some(v) if v == unmarked => None,
+                Some(v) => Some(Some(v.with_sensitive_paths(&recorded.sensitive_paths()))),
+                None => Some(None),
+            });
+            (addr, live)
         });
     }
     let mut out = HashMap::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((addr, Ok(live))) => {
+            Ok((addr, Ok(Some(live)))) => {
                 out.insert(addr, live);
             }
+            Ok((_, Ok(None))) => {}
             Ok((addr, Err(e))) => diags.push(
                 Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
                     .hint("retry, or plan with --refresh=false to use the recorded state"),
