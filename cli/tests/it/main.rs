@@ -6,5 +6,6 @@
 //! that secrets never reach the terminal.
 
 mod lock;
+mod secrets;
 mod support;
 mod verbs;
