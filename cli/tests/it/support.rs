@@ -174,6 +174,16 @@ impl Stack {
         run.ok();
         run.stdout_lines().into_iter().map(str::to_owned).collect()
     }
+
+    /// Replaces the copy's path (as given and canonical) with `[ROOT]`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let canonical = self.root().canonicalize().expect("canonical temp path");
+        for root in [canonical.as_path(), self.root()] {
+            out = out.replace(&root.display().to_string(), "[ROOT]");
+        }
+        out
+    }
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
