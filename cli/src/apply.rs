@@ -95,6 +95,11 @@ async fn plan_and_apply(
 /// Applies a saved plan: exactly what was reviewed, or nothing if the state moved on.
 async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result<u8> {
     let plan = planfile::read(path)?;
+    // Relative paths in the stack (its directory, files it reads and writes) resolve against
+    // the directory the plan was made in: apply there, wherever this command was started.
+    std::env::set_current_dir(&plan.cwd).with_context(|| {
+        format!("the plan was made in {}, which this machine does not have", plan.cwd.display())
+    })?;
     let loaded = config::load_sources(plan.dir.clone(), plan.sources.clone());
     let (stack, graph, providers) = stack::check(loaded, ui)?;
     let cwd = std::env::current_dir().context("could not read the working directory")?;

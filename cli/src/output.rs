@@ -5,15 +5,19 @@ use lanestack_engine::jsonplan;
 
 use crate::stack;
 use crate::ui::Ui;
-use crate::{DirArg, Reported};
+use std::path::{Path, PathBuf};
+
+use crate::Reported;
 
 /// Arguments of `lanestack output`.
 #[derive(Args, Debug)]
 pub struct OutputArgs {
-    #[command(flatten)]
-    dir: DirArg,
+    /// The stack directory (optional: `lanestack output NAME` reads the current directory).
+    #[arg(value_name = "DIR")]
+    first: Option<String>,
     /// Print only this output.
-    name: Option<String>,
+    #[arg(value_name = "NAME")]
+    second: Option<String>,
     /// Print JSON (sensitive values are null unless --show-sensitive).
     #[arg(long)]
     json: bool,
@@ -22,13 +26,25 @@ pub struct OutputArgs {
     show_sensitive: bool,
 }
 
+/// `[DIR] [NAME]`: with one argument, an existing directory is DIR and anything else is NAME,
+/// so that both `lanestack output stacks/x` and `lanestack output summary` do what they say.
+fn dir_and_name(first: Option<String>, second: Option<String>) -> (PathBuf, Option<String>) {
+    match (first, second) {
+        (Some(dir), Some(name)) => (PathBuf::from(dir), Some(name)),
+        (Some(one), None) if Path::new(&one).is_dir() => (PathBuf::from(one), None),
+        (Some(name), None) => (PathBuf::from("."), Some(name)),
+        (None, _) => (PathBuf::from("."), None),
+    }
+}
+
 pub fn run(args: OutputArgs, ui: &Ui) -> anyhow::Result<u8> {
-    let state = stack::read_state(&args.dir.dir)?;
+    let (dir, name) = dir_and_name(args.first.clone(), args.second.clone());
+    let state = stack::read_state(&dir)?;
     let show = |v: &lanestack_model::Value| -> (String, serde_json::Value) {
         let v = if args.show_sensitive { v.unmark() } else { v.clone() };
         (lanestack_engine::render::show_value(&v), jsonplan::redacted(&v))
     };
-    match &args.name {
+    match &name {
         Some(name) => {
             let Some(o) = state.outputs.get(name) else {
                 let known: Vec<&str> = state.outputs.keys().map(String::as_str).collect();

@@ -93,6 +93,9 @@ pub fn open_state(dir: &Path, operation: &str) -> anyhow::Result<(LockGuard, Sta
 
 /// Opens state read-only, without the lock (for show, output, state list).
 pub fn read_state(dir: &Path) -> anyhow::Result<StateFile> {
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a stack directory", dir.display());
+    }
     Ok(StateStore::open(state_dir(dir))?.state().clone())
 }
 

@@ -23,7 +23,7 @@ pub enum StateCommand {
     },
     /// Show one resource's recorded attributes (sensitive ones masked).
     Show {
-        /// The resource address, e.g. lanestack_data.worker[0].
+        /// The resource address, e.g. `lanestack_data.worker[0]`.
         address: ResourceAddress,
         /// The stack directory.
         #[arg(long, default_value = ".")]

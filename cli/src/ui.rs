@@ -14,7 +14,7 @@ pub struct Ui {
 }
 
 impl Ui {
-    /// Colour only on terminals, and never when NO_COLOR is set (https://no-color.org).
+    /// Colour only on terminals, and never when NO_COLOR is set (<https://no-color.org>).
     pub fn from_env() -> Ui {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Ui {

@@ -197,15 +197,42 @@ pub async fn apply(
         };
         let status = walk(&deps, &mut visitor, parallelism, cancel).await;
         fatal = visitor.fatal.take();
+        let reported: HashSet<ResourceAddress> = report
+            .done
+            .iter()
+            .map(|(a, _)| a.clone())
+            .chain(report.failed.iter().map(|(a, _, _)| a.clone()))
+            .collect();
         for (i, s) in status.iter().enumerate() {
-            if matches!(s, NodeStatus::Skipped | NodeStatus::NotStarted)
-                && let Node::Resource(addr) = &nodes[i]
-            {
-                for c in plan.changes.iter().filter(|c| &c.change.address.block == addr) {
-                    if !matches!(c.change.action, Action::NoOp | Action::Delete) {
+            let Node::Resource(addr) = &nodes[i] else { continue };
+            let pending = plan.changes.iter().filter(|c| {
+                &c.change.address.block == addr
+                    && !matches!(c.change.action, Action::NoOp | Action::Delete)
+                    && !reported.contains(&c.change.address)
+            });
+            match s {
+                NodeStatus::Skipped | NodeStatus::NotStarted => {
+                    for c in pending {
                         report.not_done.push((c.change.address.clone(), c.change.action));
                     }
                 }
+                // A block that failed before any step started (its configuration could not be
+                // evaluated): its changes failed, with the diagnostic already in the report.
+                NodeStatus::Failed => {
+                    for c in pending {
+                        let kind = if c.change.action == Action::Update {
+                            StepKind::Update
+                        } else {
+                            StepKind::Create
+                        };
+                        report.failed.push((
+                            c.change.address.clone(),
+                            kind,
+                            "its configuration could not be evaluated (see the error above)".to_owned(),
+                        ));
+                    }
+                }
+                NodeStatus::Done => {}
             }
         }
     }

@@ -14,8 +14,8 @@ pub mod schema;
 pub mod value;
 
 pub use address::{BlockAddress, InstanceKey, Mode, ResourceAddress};
-pub use map::Map;
 pub use change::{Action, ActionReason, Drift, OutputChange, ResourceChange};
+pub use map::Map;
 pub use path::{AttrPath, PathStep};
 pub use provider::{
     ApplyRequest, BoxFuture, DataRequest, ErrorKind, PlanRequest, PlanResponse, Provider, ProviderError,

@@ -193,7 +193,10 @@ impl IntoIterator for Map {
 
 impl<'a> IntoIterator for &'a Map {
     type Item = (&'a String, &'a Value);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> (&'a String, &'a Value)>;
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, Value)>,
+        fn(&'a (String, Value)) -> (&'a String, &'a Value),
+    >;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(k, v)| (k, v))
     }
@@ -212,9 +215,13 @@ mod tests {
 
     #[test]
     fn stays_sorted_and_unique() {
-        let mut m: Map = [("b".to_owned(), Value::from(1)), ("a".to_owned(), Value::from(2)), ("b".to_owned(), Value::from(3))]
-            .into_iter()
-            .collect();
+        let mut m: Map = [
+            ("b".to_owned(), Value::from(1)),
+            ("a".to_owned(), Value::from(2)),
+            ("b".to_owned(), Value::from(3)),
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(m.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(m.get("b"), Some(&Value::from(3)));
         assert_eq!(m.insert("c".to_owned(), Value::Null), None);

@@ -202,10 +202,14 @@ impl Value {
         out
     }
 
-    /// Marks the parts at `paths` sensitive. Paths that do not exist in this value are ignored.
+    /// Marks the parts at `paths` sensitive. Paths that do not exist in this value, or hold
+    /// null, are ignored.
     pub fn with_sensitive_paths(mut self, paths: &[AttrPath]) -> Value {
         for path in paths {
-            if let Some(slot) = self.get_mut(path) {
+            // A null hides nothing; marking it would only show `(sensitive)` where nothing is set.
+            if let Some(slot) = self.get_mut(path)
+                && !slot.is_null()
+            {
                 let taken = std::mem::take(slot);
                 *slot = taken.mark_sensitive();
             }

@@ -59,7 +59,7 @@ fn body_value(body: &Body, schema: &Block, scope: &Scope<'_>, diags: &mut Diagno
             },
             None => Value::Null,
         };
-        out.insert(name.clone(), if attr.sensitive { v.mark_sensitive() } else { v });
+        out.insert(name.clone(), if attr.sensitive && !v.is_null() { v.mark_sensitive() } else { v });
     }
     for (name, nested) in &schema.blocks {
         let mut items = body

@@ -87,8 +87,11 @@ pub struct Plan {
     pub base: Option<StateRef>,
     /// The variables' values (sensitive ones marked).
     pub variables: BTreeMap<String, Value>,
-    /// The stack directory.
+    /// The stack directory, as given (relative to `cwd`).
     pub dir: PathBuf,
+    /// The working directory the plan was made in: relative paths in the stack (`path.module`,
+    /// files) resolve against it, so applying a saved plan happens there too.
+    pub cwd: PathBuf,
     /// The stack's files as planned: (display path, text).
     pub sources: Vec<(PathBuf, String)>,
     /// `--target` addresses the plan was limited to.

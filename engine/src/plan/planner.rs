@@ -136,6 +136,7 @@ pub async fn plan(
         base: state_exists.then(|| StateRef { lineage: state.lineage.clone(), serial: state.serial }),
         variables: variables.clone(),
         dir: stack.dir.clone(),
+        cwd: cwd.to_path_buf(),
         sources: stack.sources.iter().map(|(_, f)| (f.path.clone(), f.text.to_string())).collect(),
         targets: opts.targets.clone(),
         forget,
