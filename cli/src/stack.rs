@@ -37,9 +37,9 @@ pub fn check(loaded: Loaded, ui: &Ui) -> anyhow::Result<(Stack, DepGraph, Provid
     let Loaded { stack, mut diagnostics } = loaded;
     let providers = providers(&stack.dir);
     let (graph, graph_diags) = DepGraph::build(&stack);
-    if !diagnostics.has_errors() {
-        diagnostics.extend(config::check_against_schemas(&stack, providers.schemas()));
-    }
+    // Items with errors are left out of the stack, so checking the rest still reports real
+    // problems: every diagnostic of a stack is shown at once.
+    diagnostics.extend(config::check_against_schemas(&stack, providers.schemas()));
     diagnostics.extend(graph_diags);
     diagnostics.sort();
     if ui.diagnostics(&diagnostics, &stack.sources) {

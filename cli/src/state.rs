@@ -21,13 +21,12 @@ pub enum StateCommand {
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
-    /// Show one resource's recorded attributes (sensitive ones masked).
+    /// Show one resource's recorded attributes (sensitive ones masked): `state show [DIR] ADDRESS`.
     Show {
-        /// The resource address, e.g. `lanestack_data.worker[0]`.
-        address: ResourceAddress,
-        /// The stack directory.
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
+        /// The stack directory, then the resource address (e.g. `lanestack_data.worker[0]`);
+        /// with one argument, the address in the current directory's stack.
+        #[arg(value_name = "[DIR] ADDRESS", num_args = 1..=2, required = true)]
+        args: Vec<String>,
     },
 }
 
@@ -41,7 +40,13 @@ pub fn run(cmd: StateCommand, ui: &Ui) -> anyhow::Result<u8> {
             }
             ui.out(&text)?;
         }
-        StateCommand::Show { address, dir } => {
+        StateCommand::Show { args } => {
+            let (dir, address) = match args.as_slice() {
+                [dir, address] => (PathBuf::from(dir), address.as_str()),
+                [address] => (PathBuf::from("."), address.as_str()),
+                _ => anyhow::bail!("expected [DIR] ADDRESS"),
+            };
+            let address: ResourceAddress = address.parse()?;
             let state = stack::read_state(&dir)?;
             let Some(r) = state.resources.get(&address) else {
                 ui.error(&format!("{address} is not in state; `lanestack state list` shows what is"));

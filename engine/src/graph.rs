@@ -52,6 +52,8 @@ pub struct DepGraph {
     graph: DiGraph<Node, ()>,
     index: HashMap<Node, NodeIndex>,
     order: Vec<NodeIndex>,
+    /// Where each edge comes from in the source (dependency, dependent) -> the reference.
+    edge_spans: HashMap<(NodeIndex, NodeIndex), Span>,
 }
 
 impl DepGraph {
@@ -115,11 +117,26 @@ impl DepGraph {
                         format!("dependency cycle between {}", names.join(", ")),
                     )
                     .hint("break the cycle by removing one of these references or depends_on entries");
-                    let mut placed = members.iter().filter_map(|n| spans.get(*n).map(|s| (*n, s)));
-                    if let Some((first, span)) = placed.next() {
-                        d = d.at(span.clone(), format!("{first} is on the cycle"));
-                        for (n, span) in placed {
-                            d = d.related(span.clone(), format!("{n} is on the cycle"));
+                    // Point at the references that close the ring where we have them (the
+                    // reference is what the user edits), else at the member's block.
+                    let in_cycle: std::collections::HashSet<NodeIndex> = scc.iter().copied().collect();
+                    let mut placed = members.iter().filter_map(|n| {
+                        let i = g.index[*n];
+                        let via = g
+                            .graph
+                            .neighbors_directed(i, Direction::Incoming)
+                            .filter(|j| in_cycle.contains(j))
+                            .filter_map(|j| g.edge_spans.get(&(j, i)).map(|s| (j, s)))
+                            .min_by_key(|(_, s)| s.range.start);
+                        match via {
+                            Some((j, span)) => Some((span.clone(), format!("{n} refers to {}", g.graph[j]))),
+                            None => spans.get(*n).map(|s| (s.clone(), format!("{n} is on the cycle"))),
+                        }
+                    });
+                    if let Some((span, label)) = placed.next() {
+                        d = d.at(span, label);
+                        for (span, label) in placed {
+                            d = d.related(span, label);
                         }
                     }
                     diags.push(d);
@@ -138,12 +155,12 @@ impl DepGraph {
         i
     }
 
-    fn edge(&mut self, from: &Node, to: &Node) {
-        if let (Some(a), Some(b)) = (self.index.get(from), self.index.get(to))
-            && !self.graph.contains_edge(*a, *b)
-        {
-            self.graph.add_edge(*a, *b, ());
+    fn edge(&mut self, from: &Node, to: &Node) -> Option<(NodeIndex, NodeIndex)> {
+        let (a, b) = (*self.index.get(from)?, *self.index.get(to)?);
+        if !self.graph.contains_edge(a, b) {
+            self.graph.add_edge(a, b, ());
         }
+        Some((a, b))
     }
 
     fn depend<'r>(&mut self, me: Node, refs: impl Iterator<Item = &'r Reference>, stack: &Stack) {
@@ -160,7 +177,9 @@ impl DepGraph {
                 | RefTarget::Path
                 | RefTarget::SelfRef => continue,
             };
-            self.edge(&dep, &me);
+            if let Some(key) = self.edge(&dep, &me) {
+                self.edge_spans.entry(key).or_insert_with(|| r.span.clone());
+            }
         }
     }
 

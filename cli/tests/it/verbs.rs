@@ -337,6 +337,17 @@ fn state_show_prints_a_resources_attributes() {
 }
 
 #[test]
+fn state_show_takes_the_stack_directory_first() {
+    let stack = applied_hello();
+    let root = stack.root().display().to_string();
+    stack
+        .run(&["state", "show", &root, "lanestack_data.worker[1]"])
+        .ok()
+        .stdout_has("# lanestack_data.worker[1]\n");
+    stack.run(&["output", &root, "summary"]).ok().stdout_has("lane-dev-worker-0");
+}
+
+#[test]
 fn state_show_of_an_unknown_address_is_an_error() {
     let stack = applied_hello();
     stack

@@ -1,11 +1,12 @@
 //! Golden diagnostics: every stack under `tests/broken/<kind>/` (at the repository root) is
-//! loaded and checked against a small schema, and the diagnostics are rendered the way the CLI
+//! loaded, checked against a small schema and its dependency graph built, and the diagnostics are rendered the way the CLI
 //! renders them (miette, without colours) and compared with the snapshots next to this file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use lanestack_engine::config::{check_against_schemas, load_dir};
+use lanestack_engine::graph::DepGraph;
 use lanestack_model::{AttrType, Attribute, Block, ProviderSchema, ResourceSchema};
 
 /// Provider `lanestack` with `lanestack_data` (like Terraform's `terraform_data`) and a test
@@ -29,6 +30,7 @@ fn render(dir: &Path) -> (String, usize) {
     let loaded = load_dir(dir);
     let mut diags = loaded.diagnostics;
     diags.extend(check_against_schemas(&loaded.stack, &providers()));
+    diags.extend(DepGraph::build(&loaded.stack).1);
     diags.sort();
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor()).with_width(100);
