@@ -25,6 +25,11 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "lanestack", version, propagate_version = true)]
 struct Cli {
+    /// Log what lanestack does to stderr (-v: info, -vv: debug, -vvv: trace). LANESTACK_LOG
+    /// (error, warn, info, debug, trace) sets the level too. Logs name resources and actions,
+    /// never values.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -75,6 +80,7 @@ impl std::error::Error for Reported {}
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ui = ui::Ui::from_env();
+    ui.init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -24,6 +24,24 @@ impl Ui {
         }
     }
 
+    /// Sends the engine's logs to stderr at the level chosen by `-v` flags or LANESTACK_LOG.
+    pub fn init_logging(&self, verbose: u8) {
+        use tracing_subscriber::filter::LevelFilter;
+        let from_env = std::env::var("LANESTACK_LOG").ok().and_then(|v| v.trim().parse::<LevelFilter>().ok());
+        let level = match verbose {
+            0 => from_env.unwrap_or(LevelFilter::WARN),
+            1 => LevelFilter::INFO,
+            2 => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        };
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .with_ansi(self.color_err)
+            .with_target(false)
+            .try_init();
+    }
+
     /// The style for rendered plans on stdout.
     pub fn style(&self) -> Style {
         Style { color: self.color }

@@ -301,6 +301,7 @@ impl Visitor for Deleter<'_, '_> {
             return Started::Done(false);
         }
         (self.events)(ApplyEvent::Started { address: c.address.clone(), kind: StepKind::Delete });
+        tracing::debug!(address = %c.address, "delete started");
         let addr = c.address.clone();
         let before = c.before.as_ref().map(Value::unmark).unwrap_or_default();
         Started::Io(Box::pin(async move {
@@ -373,6 +374,7 @@ fn record(
 ) -> Result<(), ()> {
     match result {
         Ok(new) => {
+            tracing::debug!(address = %addr, ?kind, "step done");
             let id = new.as_ref().and_then(|s| s.value.get(&lanestack_model::AttrPath::attr("id"))).and_then(
                 |v| {
                     if v.is_sensitive() { None } else { v.as_str().map(str::to_owned) }
@@ -387,6 +389,7 @@ fn record(
             Ok(())
         }
         Err(message) => {
+            tracing::debug!(address = %addr, ?kind, %message, "step failed");
             if let Err(e) = store.fail(addr, &message) {
                 *fatal = Some(e);
             }
@@ -645,6 +648,7 @@ impl Applier<'_, '_> {
                 return Started::Done(false);
             }
             (self.events)(ApplyEvent::Started { address: s.addr.clone(), kind: s.kind });
+            tracing::debug!(address = %s.addr, kind = ?s.kind, "step started");
         }
         let requests: Vec<(ResourceAddress, Option<Value>, Value, Value)> = steps
             .iter()

@@ -61,6 +61,7 @@ pub async fn recover(store: &mut StateStore, providers: &Providers) -> Result<Ve
                 message: e.to_string(),
             })?;
         let exists = live.is_some();
+        tracing::info!(address = %step.address, kind = ?step.kind, exists, "recovered an interrupted step");
         let new = live.map(|v| ResourceState {
             address: step.address.clone(),
             value: v.with_sensitive_paths(&probe.sensitive_paths()),

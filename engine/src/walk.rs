@@ -84,6 +84,7 @@ pub(crate) async fn walk<V: Visitor>(
             }
         }
         if !batch.is_empty() {
+            tracing::trace!(batch = batch.len(), running = running.len(), "launching");
             if visitor.before_launch() {
                 for (n, fut) in batch {
                     let handle = tasks.spawn(async move { (n, fut.await) });

@@ -215,6 +215,7 @@ async fn refresh(
     parallelism: usize,
     diags: &mut Diagnostics,
 ) -> HashMap<ResourceAddress, Option<Value>> {
+    tracing::debug!(resources = state.resources.len(), parallelism, "refreshing");
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = JoinSet::new();
     for (addr, rs) in &state.resources {
@@ -305,6 +306,7 @@ async fn plan_instance(provider: &dyn Provider, r: &Request) -> Result<Decided, 
         tainted: r.tainted,
         create_before_destroy: r.create_before_destroy,
     });
+    tracing::debug!(address = %r.addr, ?action, ?reason, "planned");
     if !action.is_replace() {
         return Ok(Decided { response, action, reason });
     }
