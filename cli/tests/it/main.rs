@@ -8,6 +8,7 @@
 mod flags;
 mod golden;
 mod lock;
+mod prompt;
 mod secrets;
 mod support;
 mod verbs;
