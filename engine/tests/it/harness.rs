@@ -1,6 +1,5 @@
 //! A stack in a temporary directory, planned and applied against the fake provider.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -60,7 +59,10 @@ impl Harness {
         let (stack, graph) = self.load()?;
         let mut store = self.store();
         let state = store.state().clone();
-        let variables = BTreeMap::new();
+        let (variables, var_diags) = lanestack_engine::eval::inputs::resolve_variables(&stack, &[]);
+        if var_diags.has_errors() {
+            return Err(var_diags);
+        }
         if !store.in_flight().is_empty() {
             let d =
                 plan::configure(&stack, &graph, &variables, &state, &self.providers, self.dir.path()).await;

@@ -6,4 +6,5 @@ mod diagnostics;
 mod fake;
 mod harness;
 mod lifecycle;
+mod mangled;
 mod property;
