@@ -163,14 +163,20 @@ pub async fn apply(
     let mut report = ApplyReport::default();
     let mut fatal: Option<StoreError> = None;
 
+    // Phase 0: deposed objects that earlier runs left behind.
+    let stuck = delete_deposed(&plan.deposed, providers, store, events, &mut report, &mut fatal).await;
+
     // Phase 1: deletes, dependents first.
     let first: Vec<&PlannedChange> = plan
         .changes
         .iter()
         .filter(|c| matches!(c.change.action, Action::Delete | Action::DeleteThenCreate))
         .collect();
-    let failed_deletes =
+    let mut failed_deletes =
         run_deletes(&first, providers, store, parallelism, cancel, events, &mut report, &mut fatal).await;
+    // An address whose deposed object is still there takes no new step: a second replacement
+    // would have no place to record its own old object.
+    failed_deletes.extend(stuck);
 
     // Phase 2: creates and updates in dependency order.
     let mut outputs = BTreeMap::new();
@@ -241,12 +247,13 @@ pub async fn apply(
     if fatal.is_none() {
         let created: HashSet<&ResourceAddress> =
             report.done.iter().filter(|(_, k)| *k == StepKind::Create).map(|(a, _)| a).collect();
-        let deferred: Vec<&PlannedChange> = plan
+        let deferred: Vec<(ResourceAddress, Value)> = plan
             .changes
             .iter()
             .filter(|c| c.change.action == Action::CreateThenDelete && created.contains(&c.change.address))
+            .filter_map(|c| c.change.before.clone().map(|b| (c.change.address.clone(), b)))
             .collect();
-        run_deposed_deletes(&deferred, providers, store, events, &mut report).await;
+        delete_deposed(&deferred, providers, store, events, &mut report, &mut fatal).await;
     }
 
     if cancel.load(Ordering::SeqCst) {
@@ -443,46 +450,71 @@ async fn run_deletes(
     failed
 }
 
-/// Deletes the old objects of create-before-destroy replacements. Their new objects are
-/// already recorded under the same address, so these deletes are not journaled as state
-/// changes; a failure leaves an orphaned old object, reported as a failed step.
-async fn run_deposed_deletes(
-    steps: &[&PlannedChange],
+/// Deletes deposed objects: the old objects of create-before-destroy replacements (phase 3),
+/// or those a previous run left behind (phase 0). State records each as its address's deposed
+/// object until its delete succeeds, so a failure or a crash never forgets one. Returns the
+/// addresses whose deposed object is still there.
+async fn delete_deposed(
+    objects: &[(ResourceAddress, Value)],
     providers: &Providers,
     store: &mut StateStore,
     events: &mut (dyn FnMut(ApplyEvent) + Send),
     report: &mut ApplyReport,
-) {
-    let _ = store;
-    for c in steps.iter().rev() {
-        let Some(provider) = providers.get(c.change.address.block.provider()) else { continue };
-        let addr = &c.change.address;
-        let before = c.change.before.as_ref().map(Value::unmark).unwrap_or_default();
+    fatal: &mut Option<StoreError>,
+) -> HashSet<ResourceAddress> {
+    let mut left = HashSet::new();
+    for (addr, old) in objects.iter().rev() {
+        let Some(provider) = providers.get(addr.block.provider()) else {
+            left.insert(addr.clone());
+            continue;
+        };
+        let before = old.unmark();
         events(ApplyEvent::Started { address: addr.clone(), kind: StepKind::Delete });
-        let r = provider
-            .apply(ApplyRequest {
-                address: addr,
-                prior_state: Some(&before),
-                planned_state: None,
-                config: &Value::Null,
-            })
-            .await;
-        match r {
-            Ok(_) => {
+        let request = ApplyRequest {
+            address: addr,
+            prior_state: Some(&before),
+            planned_state: None,
+            config: &Value::Null,
+        };
+        let result = match provider.apply(request).await {
+            Ok(_) => Ok(()),
+            // Gone already (deleted by an interrupted run, or by hand) is what we want.
+            Err(e) => match provider.read(ReadRequest { address: addr, state: &before }).await {
+                Ok(None) => Ok(()),
+                Ok(Some(_)) | Err(_) => Err(e),
+            },
+        };
+        match result {
+            Ok(()) => {
+                if let Some(mut rs) = store.state().resources.get(addr).cloned() {
+                    rs.deposed = None;
+                    if let Err(e) = store.finish(addr, Some(rs)) {
+                        *fatal = Some(e);
+                        left.insert(addr.clone());
+                        return left;
+                    }
+                }
                 report.done.push((addr.clone(), StepKind::Delete));
                 events(ApplyEvent::Finished { address: addr.clone(), kind: StepKind::Delete, id: None });
             }
             Err(e) => {
-                let message = format!("the replaced object could not be deleted and is left behind: {e}");
+                left.insert(addr.clone());
+                let message = format!(
+                    "the replaced object could not be deleted; state keeps it as deposed and the next apply tries again: {e}"
+                );
                 report.failed.push((addr.clone(), StepKind::Delete, message.clone()));
                 events(ApplyEvent::Failed { address: addr.clone(), kind: StepKind::Delete, message });
             }
         }
     }
+    left
 }
 
 /// One instance step in phase 2.
 struct Step {
+    /// For a create-before-destroy replacement, the old object, recorded as deposed until
+    /// phase 3 deletes it.
+    deposed: Option<Value>,
     addr: ResourceAddress,
     kind: StepKind,
     prior: Option<Value>,
@@ -574,11 +606,14 @@ impl Applier<'_, '_> {
                     let value = c.before.clone().or(recorded.clone()).unwrap_or_default();
                     // Refresh found changes that need no action: record what is live.
                     if recorded.as_ref().map(Value::unmark) != Some(value.unmark()) {
+                        let deposed =
+                            self.store.state().resources.get(&instance.addr).and_then(|r| r.deposed.clone());
                         let rs = ResourceState {
                             address: instance.addr.clone(),
                             value: value.clone(),
                             dependencies: change.dependencies.clone(),
                             tainted: false,
+                            deposed,
                         };
                         if let Err(e) = self.store.finish(&instance.addr, Some(rs)) {
                             self.fatal = Some(e);
@@ -612,7 +647,9 @@ impl Applier<'_, '_> {
                         schema,
                     );
                     let kind = if c.action == Action::Update { StepKind::Update } else { StepKind::Create };
+                    let deposed = if c.action == Action::CreateThenDelete { c.before.clone() } else { None };
                     steps.push(Step {
+                        deposed,
                         addr: instance.addr,
                         kind,
                         prior,
@@ -650,31 +687,27 @@ impl Applier<'_, '_> {
             (self.events)(ApplyEvent::Started { address: s.addr.clone(), kind: s.kind });
             tracing::debug!(address = %s.addr, kind = ?s.kind, "step started");
         }
-        let requests: Vec<(ResourceAddress, Option<Value>, Value, Value)> = steps
+        let requests: Vec<StepRequest> = steps
             .iter()
-            .map(|s| {
-                (
-                    s.addr.clone(),
-                    s.prior.as_ref().map(Value::unmark),
-                    s.config.unmark(),
-                    s.saved_after.clone(),
-                )
+            .map(|s| StepRequest {
+                addr: s.addr.clone(),
+                prior: s.prior.as_ref().map(Value::unmark),
+                config: s.config.unmark(),
+                saved_after: s.saved_after.clone(),
+                replaced: s.deposed.as_ref().map(Value::unmark),
             })
             .collect();
         self.pending.insert(n, (steps, settled));
         Started::Io(Box::pin(async move {
             let mut out = Vec::with_capacity(requests.len());
             if requests.len() == 1 {
-                let (addr, prior, config, saved) = &requests[0];
-                out.push(apply_one(&*provider, addr, prior.as_ref(), config, saved).await);
+                out.push(apply_one(&*provider, &requests[0]).await);
                 return NodeIo::Steps(out);
             }
             let mut tasks = tokio::task::JoinSet::new();
-            for (i, (addr, prior, config, saved)) in requests.into_iter().enumerate() {
+            for (i, request) in requests.into_iter().enumerate() {
                 let provider = provider.clone();
-                tasks.spawn(async move {
-                    (i, apply_one(&*provider, &addr, prior.as_ref(), &config, &saved).await)
-                });
+                tasks.spawn(async move { (i, apply_one(&*provider, &request).await) });
             }
             out.resize_with(tasks.len(), || Err(StepError::Failed("the step's task failed".to_owned())));
             while let Some(joined) = tasks.join_next().await {
@@ -729,6 +762,7 @@ impl Applier<'_, '_> {
                                 value: v,
                                 dependencies: dependencies.clone(),
                                 tainted: false,
+                                deposed: step.deposed.clone(),
                             }))
                         }
                         Err(StepError::Failed(message)) => Err(message),
@@ -740,6 +774,7 @@ impl Applier<'_, '_> {
                                 value: mark(live),
                                 dependencies: dependencies.clone(),
                                 tainted: true,
+                                deposed: step.deposed.clone(),
                             };
                             if let Err(e) = self.store.finish(&step.addr, Some(rs)) {
                                 self.fatal = Some(e);
@@ -777,19 +812,30 @@ impl Applier<'_, '_> {
     }
 }
 
+/// What one create or update needs, owned so that it can run on its own task.
+struct StepRequest {
+    addr: ResourceAddress,
+    prior: Option<Value>,
+    config: Value,
+    saved_after: Value,
+    /// The object a create-before-destroy replacement replaces, which still exists while the
+    /// new one is created.
+    replaced: Option<Value>,
+}
+
+/// The `id` attribute of a value, when it has a known one.
+fn id_of(v: &Value) -> Option<&str> {
+    v.get(&lanestack_model::AttrPath::attr("id")).and_then(Value::as_str)
+}
+
 /// One create or update: the final plan (checked against the reviewed one), then the apply.
-async fn apply_one(
-    provider: &dyn Provider,
-    addr: &ResourceAddress,
-    prior: Option<&Value>,
-    config: &Value,
-    saved_after: &Value,
-) -> Result<Value, StepError> {
+async fn apply_one(provider: &dyn Provider, r: &StepRequest) -> Result<Value, StepError> {
+    let (addr, prior, config) = (&r.addr, r.prior.as_ref(), &r.config);
     let planned = provider
         .plan(PlanRequest { address: addr, prior_state: prior, config })
         .await
         .map_err(|e| StepError::Failed(e.to_string()))?;
-    if let Some(path) = expand::contradiction(saved_after, &planned.planned_state) {
+    if let Some(path) = expand::contradiction(&r.saved_after, &planned.planned_state) {
         return Err(StepError::Failed(format!(
             "the planned value of {path} changed since the plan was made; make a new plan and review it"
         )));
@@ -813,7 +859,19 @@ async fn apply_one(
             // instead of forgetting it and creating a second one next time.
             let probe = prior.cloned().unwrap_or_else(|| planned.planned_state.clone());
             match provider.read(ReadRequest { address: addr, state: &probe }).await {
-                Ok(Some(live)) if !live.contains_unknown() => Err(StepError::Partial(e.to_string(), live)),
+                Ok(Some(live)) if !live.contains_unknown() => {
+                    // What is found may be the old object of a create-first replacement, which
+                    // exists anyway: then the new one was not made.
+                    let is_old = r.replaced.as_ref().is_some_and(|old| match (id_of(old), id_of(&live)) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => *old == live,
+                    });
+                    if is_old {
+                        Err(StepError::Failed(e.to_string()))
+                    } else {
+                        Err(StepError::Partial(e.to_string(), live))
+                    }
+                }
                 Ok(_) | Err(_) => Err(StepError::Failed(e.to_string())),
             }
         }

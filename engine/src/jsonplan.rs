@@ -86,6 +86,25 @@ pub fn plan_json(plan: &Plan) -> Json {
             Json::Object(rc)
         })
         .collect();
+    let mut resource_changes = resource_changes;
+    for (addr, old) in &plan.deposed {
+        resource_changes.push(json!({
+            "address": addr.to_string(),
+            "mode": "managed",
+            "type": addr.type_name(),
+            "name": addr.block.name,
+            "provider_name": addr.block.provider(),
+            "deposed": "00000001",
+            "change": {
+                "actions": ["delete"],
+                "before": redacted(old),
+                "after": null,
+                "after_unknown": false,
+                "before_sensitive": shape(Some(old), Value::sensitive_shape),
+                "after_sensitive": false,
+            },
+        }));
+    }
     let drift: Vec<Json> = plan
         .drift
         .iter()

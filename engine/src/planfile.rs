@@ -89,6 +89,8 @@ struct FileV1 {
     variables: Vec<(String, EncodedValue)>,
     targets: Vec<ResourceAddress>,
     forget: Vec<ResourceAddress>,
+    #[serde(default)]
+    deposed: Vec<(ResourceAddress, EncodedValue)>,
     changes: Vec<ChangeV1>,
     drift: Vec<DriftV1>,
     outputs: Vec<OutputV1>,
@@ -151,6 +153,7 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
         variables: plan.variables.iter().map(|(k, v)| (k.clone(), EncodedValue::encode(v))).collect(),
         targets: plan.targets.clone(),
         forget: plan.forget.clone(),
+        deposed: plan.deposed.iter().map(|(a, v)| (a.clone(), EncodedValue::encode(v))).collect(),
         changes: plan
             .changes
             .iter()
@@ -255,6 +258,7 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
         sources: file.sources.into_iter().map(|s| (s.path, s.text)).collect(),
         targets: file.targets,
         forget: file.forget,
+        deposed: file.deposed.into_iter().map(|(a, v)| (a, v.decode())).collect(),
     })
 }
 

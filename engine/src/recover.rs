@@ -70,6 +70,7 @@ pub async fn recover(store: &mut StateStore, providers: &Providers) -> Result<Ve
             // plan shows an update. Tainting would force a replacement of, say, a whole
             // cluster whose create had in fact completed.
             tainted: false,
+            deposed: recorded.as_ref().and_then(|r| r.deposed.clone()),
         });
         store.resolve_in_flight(&step.address, new)?;
         found.push(Recovered { address: step.address, kind: step.kind, exists });

@@ -80,8 +80,15 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         return out;
     }
     let effective: Vec<_> = plan.effective().collect();
-    if !effective.is_empty() {
+    if !effective.is_empty() || !plan.deposed.is_empty() {
         out.push_str("lanestack will perform the following actions:\n\n");
+    }
+    for (addr, _) in &plan.deposed {
+        let _ = writeln!(
+            out,
+            "  {} {addr} (deposed object) will be destroyed (left behind by an interrupted create-before-destroy replacement)",
+            style.paint("31", "-")
+        );
     }
     for c in &effective {
         let change = &c.change;

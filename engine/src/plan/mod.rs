@@ -99,6 +99,9 @@ pub struct Plan {
     /// Recorded instances that refresh found gone and the stack no longer has: apply only
     /// removes them from state.
     pub forget: Vec<ResourceAddress>,
+    /// Old objects left by create-before-destroy replacements whose delete failed or was
+    /// interrupted (state's deposed objects): apply deletes them first.
+    pub deposed: Vec<(ResourceAddress, Value)>,
 }
 
 /// How many resources each kind of action touches.
@@ -132,12 +135,15 @@ impl Plan {
                 Action::Delete => t.destroy += 1,
             }
         }
+        t.destroy += self.deposed.len();
         t
     }
 
     /// True when applying would change any resource or output.
     pub fn has_changes(&self) -> bool {
-        self.effective().next().is_some() || self.outputs.iter().any(|o| o.action != Action::NoOp)
+        self.effective().next().is_some()
+            || !self.deposed.is_empty()
+            || self.outputs.iter().any(|o| o.action != Action::NoOp)
     }
 
     /// The planned change for one instance.

@@ -140,6 +140,11 @@ pub async fn plan(
         sources: stack.sources.iter().map(|(_, f)| (f.path.clone(), f.text.to_string())).collect(),
         targets: opts.targets.clone(),
         forget,
+        deposed: state
+            .resources
+            .iter()
+            .filter_map(|(addr, rs)| rs.deposed.clone().map(|d| (addr.clone(), d)))
+            .collect(),
     };
     Ok((plan, diags))
 }

@@ -857,6 +857,7 @@ mod tests {
             ]),
             dependencies: vec![BlockAddress::managed("azure_vnet", "main")],
             tainted: false,
+            deposed: None,
         }
     }
 

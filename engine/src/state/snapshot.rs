@@ -60,6 +60,10 @@ pub struct ResourceState {
     /// True when a create failed half-way: the object may exist but is not trusted, and the
     /// next apply replaces it.
     pub tainted: bool,
+    /// An older object at this address, replaced create-first (`create_before_destroy`), whose
+    /// delete has not happened yet (it failed, or the run was interrupted). Kept so that it is
+    /// never forgotten: the next apply deletes it first.
+    pub deposed: Option<Value>,
 }
 
 /// One output's last value.
@@ -320,12 +324,19 @@ impl ResourceState {
     /// The on-disk form. Refuses a value holding unknowns, naming the address.
     pub fn to_record(&self) -> Result<ResourceRecord, UnknownInStateError> {
         refuse_unknown(|| format!("resource {}", self.address), &self.value)?;
+        if let Some(d) = &self.deposed {
+            refuse_unknown(|| format!("the deposed object of {}", self.address), d)?;
+        }
         Ok(ResourceRecord {
             address: self.address.clone(),
             attributes: self.value.to_json(),
             sensitive_paths: self.value.sensitive_paths(),
             dependencies: self.dependencies.clone(),
             tainted: self.tainted,
+            deposed: self
+                .deposed
+                .as_ref()
+                .map(|d| DeposedRecord { attributes: d.to_json(), sensitive_paths: d.sensitive_paths() }),
         })
     }
 }
@@ -347,6 +358,19 @@ pub struct ResourceRecord {
     /// Whether the object is tainted.
     #[serde(default)]
     pub tainted: bool,
+    /// The older object still to be deleted, if any (see [`ResourceState::deposed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposed: Option<DeposedRecord>,
+}
+
+/// A deposed object as written in the state file and the journal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeposedRecord {
+    /// The value as plain JSON (no marks).
+    pub attributes: serde_json::Value,
+    /// The parts of `attributes` that are sensitive.
+    #[serde(default)]
+    pub sensitive_paths: Vec<AttrPath>,
 }
 
 impl ResourceRecord {
@@ -357,6 +381,9 @@ impl ResourceRecord {
             value: Value::from_json(&self.attributes).with_sensitive_paths(&self.sensitive_paths),
             dependencies: self.dependencies,
             tainted: self.tainted,
+            deposed: self
+                .deposed
+                .map(|d| Value::from_json(&d.attributes).with_sensitive_paths(&d.sensitive_paths)),
         }
     }
 }
@@ -471,12 +498,19 @@ mod tests {
                     "data.azure_rg.x".parse::<ResourceAddress>().unwrap().block,
                 ],
                 tainted: true,
+                deposed: None,
             },
         );
         let plain = ResourceAddress::managed("lanestack_data", "shard");
         s.resources.insert(
             plain.clone(),
-            ResourceState { address: plain, value: Value::Null, dependencies: vec![], tainted: false },
+            ResourceState {
+                address: plain,
+                value: Value::Null,
+                dependencies: vec![],
+                tainted: false,
+                deposed: None,
+            },
         );
         s.outputs.insert(
             "conn".into(),
@@ -534,6 +568,7 @@ mod tests {
                 value: Value::object([("id", Value::Unknown)]),
                 dependencies: vec![],
                 tainted: false,
+                deposed: None,
             },
         );
         let err = state.write_atomic(&path).unwrap_err();

@@ -89,6 +89,8 @@ struct Inner {
     cloud: BTreeMap<String, Object>,
     calls: Vec<Call>,
     failures: BTreeMap<String, (ErrorKind, FailWhen)>,
+    /// Addresses whose deletes fail (before the cloud changes), whatever else happens to them.
+    delete_failures: std::collections::BTreeSet<String>,
     creates: BTreeMap<String, usize>,
     serial: u64,
 }
@@ -219,9 +221,16 @@ impl FakeProvider {
         self.lock().failures.insert(address.to_owned(), (kind, FailWhen::After));
     }
 
-    /// Removes the injected failure for `address`.
+    /// Makes deletes (only) at `address` fail before the cloud changes.
+    pub fn fail_deletes_on(&self, address: &str) {
+        self.lock().delete_failures.insert(address.to_owned());
+    }
+
+    /// Removes the injected failures for `address`.
     pub fn heal(&self, address: &str) {
-        self.lock().failures.remove(address);
+        let mut inner = self.lock();
+        inner.failures.remove(address);
+        inner.delete_failures.remove(address);
     }
 
     // ----- checks -----------------------------------------------------------------------------
@@ -327,6 +336,12 @@ impl FakeProvider {
             }
         }
         self.injected(address, FailWhen::Before)?;
+        if kind == CallKind::Delete && self.lock().delete_failures.contains(&address.to_string()) {
+            return Err(ProviderError::new(
+                ErrorKind::Transient,
+                format!("{address}: injected delete failure"),
+            ));
+        }
 
         let text = address.to_string();
         let new_state = match (request.prior_state, request.planned_state) {

@@ -34,6 +34,10 @@ impl Harness {
         std::fs::write(self.dir.path().join("main.hcl"), stack).unwrap();
     }
 
+    pub fn read_stack(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("main.hcl")).unwrap()
+    }
+
     pub fn state_dir(&self) -> std::path::PathBuf {
         self.dir.path().join(".lanestack")
     }

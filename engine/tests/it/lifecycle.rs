@@ -148,6 +148,45 @@ resource "fake_thing" "a" {
 }
 
 #[test]
+fn a_replaced_object_whose_delete_fails_is_kept_as_deposed_and_deleted_later() {
+    rt().block_on(async {
+        let stack = r#"
+resource "fake_thing" "a" {
+  name = "a1"
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+"#;
+        let h = Harness::new(stack);
+        h.apply().await;
+        h.write(&stack.replace("a1", "a2"));
+        h.fake.fail_deletes_on("fake_thing.a");
+        let (_, report) = h.apply().await;
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        assert_eq!(h.fake.cloud_len(), 2, "the old object is still there");
+        let state = h.state();
+        let a = &state.resources[&"fake_thing.a".parse().unwrap()];
+        assert_eq!(attr(&state, "fake_thing.a", "name"), Value::from("a2"));
+        assert_eq!(
+            a.deposed.as_ref().and_then(|d| d.get(&"name".parse().unwrap())),
+            Some(&Value::from("a1"))
+        );
+
+        h.fake.heal("fake_thing.a");
+        let plan = h.plan().await;
+        assert_eq!(plan.totals().destroy, 1);
+        let text = render::plan_text(&plan, Default::default());
+        assert!(text.contains("- fake_thing.a (deposed object) will be destroyed"), "{text}");
+        let report = h.apply_plan(&plan).await.unwrap();
+        assert!(report.succeeded(), "{report:?}");
+        assert_eq!(h.fake.cloud_len(), 1);
+        assert!(h.state().resources.values().all(|r| r.deposed.is_none()));
+        assert!(!h.plan().await.has_changes());
+    });
+}
+
+#[test]
 fn removed_block_is_deleted_with_its_reason() {
     rt().block_on(async {
         let h = Harness::new(TWO);
