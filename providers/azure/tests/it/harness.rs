@@ -152,6 +152,7 @@ provider "azure" {{
     /// An ARM call straight to the emulator, as someone changing the cloud behind our back
     /// would make it. Long-running operations are polled to the end.
     pub async fn arm(&self, method: &str, path: &str, api: &str, body: Option<Json>) -> (u16, Json) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
         let token: Json = http
             .post(format!("{}/tenant/oauth2/v2.0/token", self.emulator.endpoint()))
