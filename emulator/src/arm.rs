@@ -1,0 +1,315 @@
+//! ARM's vocabulary: resource kinds, request paths and the error envelope.
+
+use serde_json::{Value, json};
+
+/// The resource types the emulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// `Microsoft.Resources/resourceGroups`.
+    ResourceGroup,
+    /// `Microsoft.Network/virtualNetworks`.
+    VirtualNetwork,
+    /// `Microsoft.Network/virtualNetworks/subnets`.
+    Subnet,
+    /// `Microsoft.Network/virtualNetworks/virtualNetworkPeerings`.
+    Peering,
+    /// `Microsoft.NetApp/netAppAccounts`.
+    NetAppAccount,
+    /// `Microsoft.NetApp/netAppAccounts/capacityPools`.
+    CapacityPool,
+}
+
+/// How a kind's writes complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Style {
+    /// Synchronous PUT; DELETE is 202 + `Location` (resource groups).
+    Sync,
+    /// PUT is 201/200 + `Azure-AsyncOperation`; DELETE 202 + both headers (networking).
+    AsyncOperation,
+    /// PUT is 201 + `Azure-AsyncOperation`; PATCH and DELETE are 202 + `Location` (NetApp).
+    Location,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 6] = [
+        Kind::ResourceGroup,
+        Kind::VirtualNetwork,
+        Kind::Subnet,
+        Kind::Peering,
+        Kind::NetAppAccount,
+        Kind::CapacityPool,
+    ];
+
+    /// The resource provider namespace, in ARM's casing.
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "Microsoft.Resources",
+            Kind::VirtualNetwork | Kind::Subnet | Kind::Peering => "Microsoft.Network",
+            Kind::NetAppAccount | Kind::CapacityPool => "Microsoft.NetApp",
+        }
+    }
+
+    /// The full type, as in a resource's `type` property.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
+            Kind::VirtualNetwork => "Microsoft.Network/virtualNetworks",
+            Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets",
+            Kind::Peering => "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
+            Kind::NetAppAccount => "Microsoft.NetApp/netAppAccounts",
+            Kind::CapacityPool => "Microsoft.NetApp/netAppAccounts/capacityPools",
+        }
+    }
+
+    /// The last segment of the type, as it appears in ids.
+    pub(crate) fn segment(self) -> &'static str {
+        self.type_name().rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The kind this one is a child of (resource groups are nobody's child here).
+    pub fn parent(self) -> Option<Kind> {
+        match self {
+            Kind::ResourceGroup => None,
+            Kind::VirtualNetwork | Kind::NetAppAccount => Some(Kind::ResourceGroup),
+            Kind::Subnet | Kind::Peering => Some(Kind::VirtualNetwork),
+            Kind::CapacityPool => Some(Kind::NetAppAccount),
+        }
+    }
+
+    pub(crate) fn style(self) -> Style {
+        match self {
+            Kind::ResourceGroup => Style::Sync,
+            Kind::VirtualNetwork | Kind::Subnet | Kind::Peering => Style::AsyncOperation,
+            Kind::NetAppAccount | Kind::CapacityPool => Style::Location,
+        }
+    }
+
+    /// Whether resources of this kind have a `location`.
+    pub(crate) fn located(self) -> bool {
+        matches!(self, Kind::ResourceGroup | Kind::VirtualNetwork | Kind::NetAppAccount | Kind::CapacityPool)
+    }
+
+    fn top_level(namespace: &str, segment: &str) -> Result<Kind, ArmError> {
+        let ns = namespace.to_ascii_lowercase();
+        let seg = segment.to_ascii_lowercase();
+        match (ns.as_str(), seg.as_str()) {
+            ("microsoft.network", "virtualnetworks") => Ok(Kind::VirtualNetwork),
+            ("microsoft.netapp", "netappaccounts") => Ok(Kind::NetAppAccount),
+            ("microsoft.network" | "microsoft.netapp" | "microsoft.resources", _) => {
+                Err(ArmError::invalid_resource_type(namespace, segment))
+            }
+            _ => Err(ArmError::unknown_namespace(namespace)),
+        }
+    }
+
+    fn child(parent: Kind, segment: &str) -> Result<Kind, ArmError> {
+        match (parent, segment.to_ascii_lowercase().as_str()) {
+            (Kind::VirtualNetwork, "subnets") => Ok(Kind::Subnet),
+            (Kind::VirtualNetwork, "virtualnetworkpeerings") => Ok(Kind::Peering),
+            (Kind::NetAppAccount, "capacitypools") => Ok(Kind::CapacityPool),
+            _ => Err(ArmError::invalid_resource_type(
+                parent.namespace(),
+                &format!("{}/{segment}", parent.segment()),
+            )),
+        }
+    }
+}
+
+/// What a request path names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A collection: the resources of `kind` under `parent` (an id, or the subscription).
+    List { subscription: String, kind: Kind, parent: String },
+    /// One resource, by id as written in the request.
+    Item { subscription: String, kind: Kind, id: String, name: String, parent: String },
+    /// A long-running operation's status (`Azure-AsyncOperation`) or result (`Location`).
+    Operation { subscription: String, id: String, result: bool },
+    /// The token endpoint of a tenant.
+    Token { tenant: String },
+}
+
+impl Target {
+    /// Parses a request path (without the query).
+    pub(crate) fn parse(path: &str) -> Result<Target, ArmError> {
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
+        let l: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let not_found =
+            || ArmError::new(404, "NotFound", format!("The requested path '{path}' was not found."));
+        match l.as_slice() {
+            [_, "oauth2", "v2.0", "token"] => Ok(Target::Token { tenant: segs[0].to_owned() }),
+            ["subscriptions", _, "resourcegroups"] => Ok(Target::List {
+                subscription: segs[1].to_owned(),
+                kind: Kind::ResourceGroup,
+                parent: format!("/subscriptions/{}", segs[1]),
+            }),
+            ["subscriptions", _, "resourcegroups", _] => Ok(Target::Item {
+                subscription: segs[1].to_owned(),
+                kind: Kind::ResourceGroup,
+                id: format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]),
+                name: segs[3].to_owned(),
+                parent: format!("/subscriptions/{}", segs[1]),
+            }),
+            [
+                "subscriptions",
+                _,
+                "providers",
+                _,
+                "locations",
+                _,
+                op @ ("operations" | "operationresults"),
+                _,
+            ] => Ok(Target::Operation {
+                subscription: segs[1].to_owned(),
+                id: segs[7].to_owned(),
+                result: *op == "operationresults",
+            }),
+            ["subscriptions", _, "resourcegroups", _, "providers", rest @ ..] if !rest.is_empty() => {
+                let rg = format!("/subscriptions/{}/resourceGroups/{}", segs[1], segs[3]);
+                let raw = &segs[5..];
+                let subscription = segs[1].to_owned();
+                match raw {
+                    [_] => Err(not_found()),
+                    [ns, t] => {
+                        let kind = Kind::top_level(ns, t)?;
+                        Ok(Target::List { subscription, kind, parent: rg })
+                    }
+                    [ns, t, n, rest @ ..] => {
+                        let kind = Kind::top_level(ns, t)?;
+                        let id = format!("{rg}/providers/{}/{}/{n}", kind.namespace(), kind.segment());
+                        match rest {
+                            [] => {
+                                Ok(Target::Item { subscription, kind, id, name: (*n).to_owned(), parent: rg })
+                            }
+                            [ct] => {
+                                Ok(Target::List { subscription, kind: Kind::child(kind, ct)?, parent: id })
+                            }
+                            [ct, cn] => {
+                                let child = Kind::child(kind, ct)?;
+                                Ok(Target::Item {
+                                    subscription,
+                                    kind: child,
+                                    id: format!("{id}/{}/{cn}", child.segment()),
+                                    name: (*cn).to_owned(),
+                                    parent: id,
+                                })
+                            }
+                            _ => Err(not_found()),
+                        }
+                    }
+                    [] => Err(not_found()),
+                }
+            }
+            _ => Err(not_found()),
+        }
+    }
+}
+
+/// An ARM error: an HTTP status and the `{"error":{"code","message"}}` envelope.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ArmError {
+    /// The HTTP status.
+    pub status: u16,
+    /// ARM's error code.
+    pub code: String,
+    /// The message.
+    pub message: String,
+}
+
+impl ArmError {
+    /// An error with this status, code and message.
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> ArmError {
+        ArmError { status, code: code.to_owned(), message: message.into() }
+    }
+
+    /// The JSON envelope.
+    pub fn body(&self) -> Value {
+        json!({ "error": { "code": self.code, "message": self.message, "details": [] } })
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> ArmError {
+        ArmError::new(400, "InvalidParameter", message)
+    }
+
+    pub(crate) fn invalid_resource_type(namespace: &str, ty: &str) -> ArmError {
+        ArmError::new(
+            404,
+            "InvalidResourceType",
+            format!("The resource type '{ty}' could not be found in the namespace '{namespace}'."),
+        )
+    }
+
+    pub(crate) fn unknown_namespace(namespace: &str) -> ArmError {
+        ArmError::new(
+            404,
+            "InvalidResourceNamespace",
+            format!("The resource namespace '{namespace}' is invalid."),
+        )
+    }
+
+    pub(crate) fn not_found(kind: Kind, id: &str) -> ArmError {
+        match kind {
+            Kind::ResourceGroup => ArmError::new(
+                404,
+                "ResourceGroupNotFound",
+                format!("Resource group '{}' could not be found.", last_segment(id)),
+            ),
+            _ => ArmError::new(
+                404,
+                "ResourceNotFound",
+                format!("The Resource '{}' under resource group was not found.", type_and_name(kind, id)),
+            ),
+        }
+    }
+}
+
+fn last_segment(id: &str) -> &str {
+    id.rsplit('/').next().unwrap_or(id)
+}
+
+fn type_and_name(kind: Kind, id: &str) -> String {
+    format!("{}/{}", kind.type_name(), last_segment(id))
+}
+
+/// The canonical form of a location: lowercase without spaces (`West Europe` -> `westeurope`).
+pub fn normalize_location(location: &str) -> String {
+    location.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_lowercase).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse_case_insensitively() {
+        let t = Target::parse(
+            "/SUBSCRIPTIONS/s/resourcegroups/rg/providers/microsoft.network/VIRTUALNETWORKS/v/Subnets/a",
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            Target::Item {
+                subscription: "s".into(),
+                kind: Kind::Subnet,
+                id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/a"
+                    .into(),
+                name: "a".into(),
+                parent: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v".into(),
+            }
+        );
+        let e = Target::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Nope/things/x")
+            .unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (404, "InvalidResourceNamespace"));
+        let e = Target::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/things/x")
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidResourceType");
+        assert!(matches!(Target::parse("/t/oauth2/v2.0/token"), Ok(Target::Token { .. })));
+    }
+
+    #[test]
+    fn locations_normalise() {
+        assert_eq!(normalize_location("West Europe"), "westeurope");
+    }
+}

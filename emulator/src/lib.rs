@@ -1,0 +1,99 @@
+//! lanestack's local cloud: a real HTTP server on loopback that speaks Azure Resource Manager.
+//!
+//! [`Emulator::start`] binds a free loopback port and serves, on one port:
+//!
+//! - ARM's REST API for resource groups, virtual networks, subnets, vnet peerings, NetApp
+//!   accounts and capacity pools ([`arm::Kind`]): PUT, PATCH, GET, DELETE and list, with ARM's
+//!   ids, error envelope and codes, long-running operations in its three styles, ETags and
+//!   referential checks;
+//! - Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client credentials), whose
+//!   opaque tokens every ARM call must carry.
+//!
+//! Providers talk to it exactly as they talk to Azure; nothing in them knows it is an emulator
+//! beyond the endpoint and credentials they are given. [`EmulatorConfig`] injects latency,
+//! ARM's throttling, transient failures and failed operations; every request is logged
+//! ([`LogEntry`]) for tests and benchmarks.
+//!
+//! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
+//! per-type shapes and rules), `server` (HTTP, auth, throttling, faults), [`config`].
+//!
+//! Design decision: hyper directly, no web framework. ARM's routing is a handful of path shapes
+//! matched case-insensitively, which a framework's router would not do for us, and hyper is
+//! already in the build through reqwest.
+
+pub mod arm;
+mod cloud;
+pub mod config;
+mod kinds;
+mod log;
+mod net;
+mod rng;
+mod server;
+mod throttle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use arm::{ArmError, Kind, normalize_location};
+pub use config::{Bucket, EmulatorConfig, Faults, Latency, Throttling};
+pub use kinds::TIB;
+pub use log::LogEntry;
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<server::Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Emulator {
+    /// Starts the emulator on a free port of 127.0.0.1, on the current tokio runtime, loading
+    /// the objects saved in the data directory, if any.
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        Emulator::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Starts the emulator on `addr` (port 0 picks a free one).
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let shared = Arc::new(server::Shared::new(config)?);
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(Emulator { addr, shared, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL of both ARM and the token endpoint (`http://127.0.0.1:PORT`).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request handled so far, in order.
+    pub fn requests(&self) -> Vec<LogEntry> {
+        self.shared.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The number of objects that exist now.
+    pub fn object_count(&self) -> usize {
+        self.shared.cloud.lock().unwrap_or_else(std::sync::PoisonError::into_inner).resources().len()
+    }
+
+    /// Stops the server.
+    pub fn stop(self) {}
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

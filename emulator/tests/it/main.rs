@@ -1,0 +1,292 @@
+//! The emulator over HTTP: ARM's protocol as a client sees it (auth, api-version, error codes,
+//! long-running operations, ETags, throttling, paging, cascading deletes).
+
+use lanestack_emulator::{Bucket, Emulator, EmulatorConfig, Faults, Throttling};
+use serde_json::{Value, json};
+
+const RG: &str = "/subscriptions/sub-1/resourceGroups/rg1";
+const NET: &str = "2024-05-01";
+
+struct Client {
+    emulator: Emulator,
+    http: reqwest::Client,
+    token: String,
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+impl Client {
+    async fn start(config: EmulatorConfig) -> Client {
+        let emulator = Emulator::start(EmulatorConfig { lro_retry_after_secs: 0, ..config }).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::new();
+        let token: Value = http
+            .post(format!("{}/tenant/oauth2/v2.0/token", emulator.endpoint()))
+            .body("grant_type=client_credentials&client_id=app&client_secret=s&scope=x%2F.default")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        Client { emulator, http, token }
+    }
+
+    async fn raw(&self, method: &str, url: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+        let url = if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{url}", self.emulator.endpoint())
+        };
+        let mut req = self.http.request(method.parse().unwrap(), url).bearer_auth(&self.token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Reply { status, headers, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+    }
+
+    async fn call(&self, method: &str, path: &str, api: &str, body: Option<Value>) -> Reply {
+        self.raw(method, &format!("{path}?api-version={api}"), body, &[]).await
+    }
+
+    async fn group(&self) {
+        let r = self.call("PUT", RG, "2024-03-01", Some(json!({ "location": "West Europe" }))).await;
+        assert_eq!(r.status, 201);
+    }
+
+    async fn vnet(&self, name: &str, prefix: &str) -> Reply {
+        self.call(
+            "PUT",
+            &format!("{RG}/providers/Microsoft.Network/virtualNetworks/{name}"),
+            NET,
+            Some(json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": [prefix] } } })),
+        )
+        .await
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn tokens_and_api_version_are_required() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let url = format!("{}{RG}?api-version=2024-03-01", c.emulator.endpoint());
+        let r = c.http.get(&url).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        assert!(r.headers().contains_key("www-authenticate"));
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "AuthenticationFailed");
+        let r = c.http.get(&url).bearer_auth("forged").send().await.unwrap();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+        let r = c.raw("GET", RG, None, &[]).await;
+        assert_eq!((r.status, r.code()), (400, "MissingApiVersionParameter"));
+        // A wrong secret gets AAD's error, not a token.
+        let config = EmulatorConfig { client_secret: Some("right".into()), ..EmulatorConfig::default() };
+        let strict = Emulator::start(config).await.unwrap();
+        let r = c
+            .http
+            .post(format!("{}/t/oauth2/v2.0/token", strict.endpoint()))
+            .body("grant_type=client_credentials&client_id=app&client_secret=wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+    });
+}
+
+#[test]
+fn errors_carry_arm_codes() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let r = c.vnet("v", "10.0.0.0/16").await;
+        assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
+        c.group().await;
+        let r = c.call("GET", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/nope"), NET, None).await;
+        assert_eq!((r.status, r.code()), (404, "ResourceNotFound"));
+        let r = c
+            .call("PUT", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/nope/subnets/s"), NET, Some(json!({ "properties": { "addressPrefix": "10.0.0.0/24" } })))
+            .await;
+        assert_eq!((r.status, r.code()), (404, "ParentResourceNotFound"));
+        let r = c.call("GET", &format!("{RG}/providers/Microsoft.Nope/things/x"), NET, None).await;
+        assert_eq!((r.status, r.code()), (404, "InvalidResourceNamespace"));
+        let r = c.call("GET", &format!("{RG}/providers/Microsoft.Network/things/x"), NET, None).await;
+        assert_eq!((r.status, r.code()), (404, "InvalidResourceType"));
+        assert_eq!(c.vnet("v", "10.0.0.0/16").await.status, 201);
+        let r = c
+            .call("PUT", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/s"), NET, Some(json!({ "properties": { "addressPrefix": "10.5.0.0/24" } })))
+            .await;
+        assert_eq!((r.status, r.code()), (400, "NetcfgSubnetRangeOutsideVnet"));
+        let account = format!("{RG}/providers/Microsoft.NetApp/netAppAccounts/a");
+        assert_eq!(c.call("PUT", &account, "2025-01-01", Some(json!({ "location": "westeurope" }))).await.status, 201);
+        let small = json!({ "location": "westeurope", "properties": { "size": 1u64 << 40, "serviceLevel": "Premium" } });
+        let r = c.call("PUT", &format!("{account}/capacityPools/p"), "2025-01-01", Some(small)).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
+        let r = c
+            .call("PUT", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/v/virtualNetworkPeerings/p"), NET, Some(json!({ "properties": { "remoteVirtualNetwork": { "id": format!("{RG}/providers/Microsoft.Network/virtualNetworks/gone") } } })))
+            .await;
+        assert_eq!((r.status, r.code()), (400, "InvalidResourceReference"));
+    });
+}
+
+#[test]
+fn long_running_operations_follow_arm() {
+    rt().block_on(async {
+        let config = EmulatorConfig {
+            lro_polls: 2,
+            faults: Faults { fail_operations: vec!["BAD".into()], ..Faults::default() },
+            ..EmulatorConfig::default()
+        };
+        let c = Client::start(config).await;
+        c.group().await;
+        // PUT: 201 + Azure-AsyncOperation, provisioningState Updating until the operation ends.
+        let r = c.vnet("v", "10.0.0.0/16").await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body["properties"]["provisioningState"], "Updating");
+        assert!(r.header("etag").is_some_and(|e| e.starts_with("W/\"")));
+        let status_url = r.header("azure-asyncoperation").unwrap().to_owned();
+        let first = c.raw("GET", &status_url, None, &[]).await;
+        assert_eq!(first.body["status"], "InProgress");
+        assert_eq!(first.header("retry-after"), Some("0"));
+        let again = c.raw("GET", &status_url, None, &[]).await;
+        assert_eq!(again.body["status"], "Succeeded");
+        let vnet = format!("{RG}/providers/Microsoft.Network/virtualNetworks/v");
+        assert_eq!(
+            c.call("GET", &vnet, NET, None).await.body["properties"]["provisioningState"],
+            "Succeeded"
+        );
+
+        // A failed operation: status Failed with an error; the object stays, Failed.
+        let r = c.vnet("bad", "10.1.0.0/16").await;
+        let status_url = r.header("azure-asyncoperation").unwrap().to_owned();
+        c.raw("GET", &status_url, None, &[]).await;
+        let end = c.raw("GET", &status_url, None, &[]).await;
+        assert_eq!(end.body["status"], "Failed");
+        assert!(end.body["error"]["code"].is_string());
+
+        // NetApp PATCH: 202 + Location, polled to 200 with the object.
+        let account = format!("{RG}/providers/Microsoft.NetApp/netAppAccounts/a");
+        let r = c.call("PUT", &account, "2025-01-01", Some(json!({ "location": "westeurope" }))).await;
+        assert_eq!(r.body["properties"]["provisioningState"], "Creating");
+        let op = r.header("azure-asyncoperation").unwrap().to_owned();
+        c.raw("GET", &op, None, &[]).await;
+        c.raw("GET", &op, None, &[]).await;
+        let r = c.call("PATCH", &account, "2025-01-01", Some(json!({ "tags": { "a": "b" } }))).await;
+        assert_eq!(r.status, 202);
+        let location = r.header("location").unwrap().to_owned();
+        assert_eq!(c.raw("GET", &location, None, &[]).await.status, 202);
+        let done = c.raw("GET", &location, None, &[]).await;
+        assert_eq!((done.status, &done.body["tags"]["a"]), (200, &json!("b")));
+
+        // DELETE: 202 + Location, polled to 204; then 404.
+        let r = c.call("DELETE", &vnet, NET, None).await;
+        assert_eq!(r.status, 202);
+        let location = r.header("location").unwrap().to_owned();
+        assert_eq!(c.call("GET", &vnet, NET, None).await.body["properties"]["provisioningState"], "Deleting");
+        assert_eq!(c.raw("GET", &location, None, &[]).await.status, 202);
+        assert_eq!(c.raw("GET", &location, None, &[]).await.status, 204);
+        assert_eq!(c.call("GET", &vnet, NET, None).await.status, 404);
+        // Deleting what is gone is a 204.
+        assert_eq!(c.call("DELETE", &vnet, NET, None).await.status, 204);
+    });
+}
+
+#[test]
+fn etags_guard_writes() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig { lro_polls: 0, ..EmulatorConfig::default() }).await;
+        c.group().await;
+        let etag = c.vnet("v", "10.0.0.0/16").await.header("etag").unwrap().to_owned();
+        let vnet = format!("{RG}/providers/Microsoft.Network/virtualNetworks/v?api-version={NET}");
+        let body = json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/15"] } } });
+        let r = c.raw("PUT", &vnet, Some(body.clone()), &[("If-Match", "W/\"stale\"")]).await;
+        assert_eq!((r.status, r.code()), (412, "PreconditionFailed"));
+        let r = c.raw("PUT", &vnet, Some(body.clone()), &[("If-None-Match", "*")]).await;
+        assert_eq!(r.status, 412);
+        let r = c.raw("PUT", &vnet, Some(body), &[("If-Match", &etag)]).await;
+        assert_eq!(r.status, 200);
+        assert_ne!(r.header("etag"), Some(etag.as_str()));
+    });
+}
+
+#[test]
+fn throttling_answers_429_with_headers() {
+    rt().block_on(async {
+        let config = EmulatorConfig {
+            throttling: Some(Throttling {
+                reads: Bucket { capacity: 2.0, refill_per_sec: 0.001 },
+                writes: Bucket { capacity: 5.0, refill_per_sec: 0.001 },
+            }),
+            ..EmulatorConfig::default()
+        };
+        let c = Client::start(config).await;
+        c.group().await;
+        let first = c.call("GET", RG, "2024-03-01", None).await;
+        assert_eq!(first.header("x-ms-ratelimit-remaining-subscription-reads"), Some("1"));
+        let second = c.call("GET", RG, "2024-03-01", None).await;
+        assert_eq!(second.header("x-ms-ratelimit-remaining-subscription-reads"), Some("0"));
+        let third = c.call("GET", RG, "2024-03-01", None).await;
+        assert_eq!((third.status, third.code()), (429, "SubscriptionRequestsThrottled"));
+        assert!(third.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+        // Writes have their own bucket.
+        let w = c.vnet("v", "10.0.0.0/16").await;
+        assert_eq!(w.header("x-ms-ratelimit-remaining-subscription-writes"), Some("3"));
+    });
+}
+
+#[test]
+fn ids_match_case_insensitively_lists_page_and_parents_take_children_along() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmulatorConfig { lro_polls: 0, page_size: 1, data_dir: Some(dir.path().into()), ..EmulatorConfig::default() };
+        let c = Client::start(config.clone()).await;
+        c.group().await;
+        c.vnet("Aks-Vnet", "10.0.0.0/16").await;
+        c.vnet("other", "10.1.0.0/16").await;
+        let r = c.call("GET", "/SUBSCRIPTIONS/sub-1/RESOURCEGROUPS/RG1/providers/microsoft.network/virtualnetworks/aks-vnet", NET, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["id"], format!("{RG}/providers/Microsoft.Network/virtualNetworks/Aks-Vnet"));
+        let page = c.call("GET", &format!("{RG}/providers/Microsoft.Network/virtualNetworks"), NET, None).await;
+        assert_eq!(page.body["value"].as_array().unwrap().len(), 1);
+        let next = page.body["nextLink"].as_str().unwrap().to_owned();
+        let page2 = c.raw("GET", &next, None, &[]).await;
+        assert_eq!(page2.body["value"][0]["name"], "other");
+        assert!(page2.body.get("nextLink").is_none());
+
+        // A new process on the same data directory sees the same cloud.
+        drop(c);
+        let c = Client::start(config).await;
+        assert_eq!(c.emulator.object_count(), 3);
+        let r = c.call("DELETE", RG, "2024-03-01", None).await;
+        assert_eq!(r.status, 202);
+        assert_eq!(c.emulator.object_count(), 0);
+        let r = c.call("GET", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/other"), NET, None).await;
+        assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
+        assert!(dir.path().join("requests.jsonl").exists());
+    });
+}

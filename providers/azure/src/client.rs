@@ -1,0 +1,521 @@
+//! A lean ARM client on reqwest: bearer tokens from a client-credentials call, retries with
+//! backoff that honour `Retry-After`, and long-running operations polled per ARM's rules.
+//!
+//! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
+//! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
+//! owning it lets tests set every delay to milliseconds. The credential is a plain client
+//! secret; `azure_identity`'s chain (CLI login, managed and workload identity) can replace
+//! [`Credentials`] later without touching the resource modules.
+
+use std::time::{Duration, Instant};
+
+use lanestack_model::{ErrorKind, ProviderError};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// How hard the client retries, and how long it waits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries of one request after a throttle (429), a 5xx or a connection error.
+    pub max_retries: u32,
+    /// The first backoff when the server gives no `Retry-After`; doubled each retry.
+    pub initial_delay: Duration,
+    /// The longest the client waits between two tries or two polls, even when `Retry-After`
+    /// asks for more.
+    pub max_delay: Duration,
+    /// The wait between polls of a long-running operation without `Retry-After`.
+    pub poll_interval: Duration,
+    /// How long a long-running operation may take before the client gives up.
+    pub operation_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 8,
+            initial_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(5),
+            operation_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Millisecond delays and many retries: for tests against the emulator.
+    pub fn fast() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 60,
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(20),
+            poll_interval: Duration::from_millis(1),
+            operation_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        let exp = self.initial_delay.saturating_mul(1u32 << attempt.min(16));
+        retry_after.unwrap_or(exp).min(self.max_delay)
+    }
+}
+
+/// A service principal's client credentials.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The Entra ID tenant.
+    pub tenant_id: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// The client secret. Never printed.
+    pub client_secret: String,
+    /// The authority, e.g. `https://login.microsoftonline.com`.
+    pub authority_host: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("authority_host", &self.authority_host)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed ARM call, classified for the engine.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ArmError {
+    /// How the engine should treat it.
+    pub kind: ErrorKind,
+    /// The HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// ARM's error code, when the response had an envelope.
+    pub code: Option<String>,
+    /// The whole message, with method, id, status and code.
+    pub message: String,
+}
+
+impl From<ArmError> for ProviderError {
+    fn from(e: ArmError) -> ProviderError {
+        ProviderError::new(e.kind, e.message)
+    }
+}
+
+fn classify(status: u16) -> ErrorKind {
+    match status {
+        400 | 405 | 422 => ErrorKind::Invalid,
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        409 | 412 => ErrorKind::Conflict,
+        429 => ErrorKind::Throttled,
+        500..=599 => ErrorKind::Transient,
+        _ => ErrorKind::Failed,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+struct Reply {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs)
+    }
+}
+
+/// The client of one subscription's ARM endpoint.
+#[derive(Debug)]
+pub struct ArmClient {
+    http: reqwest::Client,
+    endpoint: String,
+    credentials: Credentials,
+    retry: RetryPolicy,
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
+}
+
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+impl ArmClient {
+    /// A client of `endpoint` (e.g. `https://management.azure.com`).
+    pub fn new(endpoint: &str, credentials: Credentials, retry: RetryPolicy) -> Result<ArmClient, ArmError> {
+        // rustls on ring, chosen once per process; a second install is refused and harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ArmError {
+                kind: ErrorKind::Failed,
+                status: None,
+                code: None,
+                message: format!("could not build the HTTP client: {e}"),
+            })?;
+        Ok(ArmClient {
+            http,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            credentials,
+            retry,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    async fn bearer(&self, refresh: bool) -> Result<String, ArmError> {
+        let mut cached = self.token.lock().await;
+        if !refresh
+            && let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + Duration::from_secs(300) < *expires
+        {
+            return Ok(token.clone());
+        }
+        let c = &self.credentials;
+        let url = format!("{}/{}/oauth2/v2.0/token", c.authority_host.trim_end_matches('/'), c.tenant_id);
+        let scope = format!("{}/.default", self.endpoint);
+        let body = form_encode(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.client_id),
+            ("client_secret", &c.client_secret),
+            ("scope", &scope),
+        ]);
+        let mut attempt = 0;
+        let reply = loop {
+            let sent = self
+                .http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_server_error() && attempt < self.retry.max_retries => {}
+                Ok(r) => break r,
+                Err(_) if attempt < self.retry.max_retries => {}
+                Err(e) => {
+                    return Err(ArmError {
+                        kind: ErrorKind::Transient,
+                        status: None,
+                        code: None,
+                        message: format!("could not reach the token endpoint {url}: {e}"),
+                    });
+                }
+            }
+            tokio::time::sleep(self.retry.backoff(attempt, None)).await;
+            attempt += 1;
+        };
+        let status = reply.status();
+        let json: Value = reply.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown").to_owned();
+            let desc = json.get("error_description").and_then(Value::as_str).unwrap_or_default();
+            return Err(ArmError {
+                kind: ErrorKind::Unauthorized,
+                status: Some(status.as_u16()),
+                message: format!(
+                    "the token request for client {} failed: {} {code}: {desc}",
+                    c.client_id,
+                    status.as_u16()
+                ),
+                code: Some(code),
+            });
+        }
+        let Some(token) = json.get("access_token").and_then(Value::as_str) else {
+            return Err(ArmError {
+                kind: ErrorKind::Unauthorized,
+                status: Some(status.as_u16()),
+                code: None,
+                message: "the token endpoint answered without an access_token".to_owned(),
+            });
+        };
+        let expires_in = json.get("expires_in").and_then(Value::as_u64).unwrap_or(3599);
+        *cached = Some((token.to_owned(), Instant::now() + Duration::from_secs(expires_in)));
+        Ok(token.to_owned())
+    }
+
+    fn url(&self, path_or_url: &str, api_version: &str) -> String {
+        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}?api-version={api_version}", self.endpoint)
+        }
+    }
+
+    /// Sends one request, retrying throttles, 5xx and connection errors; refreshes the token
+    /// once on a 401. Returns every other response, success or not.
+    async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Reply, ArmError> {
+        let mut attempt = 0;
+        let mut refreshed = false;
+        loop {
+            let token = self.bearer(false).await?;
+            let mut request = self.http.request(method.clone(), url).bearer_auth(token);
+            if let Some(b) = body {
+                request = request.json(b);
+            }
+            let failure = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    let text = response.text().await.unwrap_or_default();
+                    let body = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_str(&text).unwrap_or(Value::Null)
+                    };
+                    let reply = Reply { status, headers, body };
+                    if status == StatusCode::UNAUTHORIZED && !refreshed {
+                        refreshed = true;
+                        self.bearer(true).await?;
+                        continue;
+                    }
+                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+                        return Ok(reply);
+                    }
+                    Err(reply)
+                }
+                Err(e) => Ok(e),
+            };
+            if attempt >= self.retry.max_retries {
+                return match failure {
+                    Err(reply) => Err(self.error(&method, url, &reply)),
+                    Ok(e) => Err(ArmError {
+                        kind: ErrorKind::Transient,
+                        status: None,
+                        code: None,
+                        message: format!("ARM {method} {}: {e}", strip_query(url)),
+                    }),
+                };
+            }
+            let retry_after = failure.as_ref().err().and_then(Reply::retry_after);
+            tokio::time::sleep(self.retry.backoff(attempt, retry_after)).await;
+            attempt += 1;
+        }
+    }
+
+    fn error(&self, method: &Method, url: &str, reply: &Reply) -> ArmError {
+        let status = reply.status.as_u16();
+        let code = reply.body.pointer("/error/code").and_then(Value::as_str).map(str::to_owned);
+        let detail = reply.body.pointer("/error/message").and_then(Value::as_str).unwrap_or_default();
+        let path = strip_query(url).strip_prefix(&self.endpoint).unwrap_or(strip_query(url)).to_owned();
+        ArmError {
+            kind: classify(status),
+            status: Some(status),
+            message: format!(
+                "ARM {method} {path}: {status} {}: {detail}",
+                code.as_deref().unwrap_or("(no code)")
+            ),
+            code,
+        }
+    }
+
+    /// Reads an object; `None` when ARM says 404.
+    pub async fn get(&self, id: &str, api_version: &str) -> Result<Option<Value>, ArmError> {
+        let url = self.url(id, api_version);
+        let reply = self.send(Method::GET, &url, None).await?;
+        match reply.status.as_u16() {
+            200 => Ok(Some(reply.body)),
+            404 => Ok(None),
+            _ => Err(self.error(&Method::GET, &url, &reply)),
+        }
+    }
+
+    /// Creates or replaces an object (PUT), waits for its operation, and returns it as read.
+    pub async fn put(&self, id: &str, api_version: &str, body: &Value) -> Result<Value, ArmError> {
+        self.write(Method::PUT, id, api_version, body).await
+    }
+
+    /// Updates an object (PATCH), waits for its operation, and returns it as read.
+    pub async fn patch(&self, id: &str, api_version: &str, body: &Value) -> Result<Value, ArmError> {
+        self.write(Method::PATCH, id, api_version, body).await
+    }
+
+    async fn write(
+        &self,
+        method: Method,
+        id: &str,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<Value, ArmError> {
+        let url = self.url(id, api_version);
+        let reply = self.send(method.clone(), &url, Some(body)).await?;
+        if !reply.status.is_success() {
+            return Err(self.error(&method, &url, &reply));
+        }
+        self.wait(&method, id, api_version, &reply).await?;
+        match self.get(id, api_version).await? {
+            Some(v) => Ok(v),
+            None => Err(ArmError {
+                kind: ErrorKind::Failed,
+                status: Some(404),
+                code: None,
+                message: format!(
+                    "ARM {method} {id}: the object was gone right after its operation succeeded"
+                ),
+            }),
+        }
+    }
+
+    /// Deletes an object and waits until it is gone. Deleting what does not exist succeeds.
+    pub async fn delete(&self, id: &str, api_version: &str) -> Result<(), ArmError> {
+        let url = self.url(id, api_version);
+        let reply = self.send(Method::DELETE, &url, None).await?;
+        match reply.status.as_u16() {
+            200 | 204 | 404 => Ok(()),
+            202 => self.wait(&Method::DELETE, id, api_version, &reply).await,
+            _ => Err(self.error(&Method::DELETE, &url, &reply)),
+        }
+    }
+
+    /// Waits for the operation a write started, per ARM's rules: `Azure-AsyncOperation` first,
+    /// then `Location`, then the object's own `provisioningState`.
+    async fn wait(
+        &self,
+        method: &Method,
+        id: &str,
+        api_version: &str,
+        first: &Reply,
+    ) -> Result<(), ArmError> {
+        let deadline = Instant::now() + self.retry.operation_timeout;
+        let mut delay = first.retry_after();
+        if let Some(status_url) = first.header("azure-asyncoperation").map(str::to_owned) {
+            loop {
+                self.pause(delay, deadline, method, id).await?;
+                let reply = self.send(Method::GET, &status_url, None).await?;
+                if !reply.status.is_success() {
+                    return Err(self.error(&Method::GET, &status_url, &reply));
+                }
+                match reply.body.get("status").and_then(Value::as_str).unwrap_or("InProgress") {
+                    s if s.eq_ignore_ascii_case("Succeeded") => return Ok(()),
+                    s if s.eq_ignore_ascii_case("Failed") || s.eq_ignore_ascii_case("Canceled") => {
+                        return Err(operation_failed(method, id, s, &reply.body));
+                    }
+                    _ => delay = reply.retry_after(),
+                }
+            }
+        }
+        if first.status == StatusCode::ACCEPTED
+            && let Some(mut location) = first.header("location").map(str::to_owned)
+        {
+            loop {
+                self.pause(delay, deadline, method, id).await?;
+                let reply = self.send(Method::GET, &location, None).await?;
+                match reply.status.as_u16() {
+                    202 => {
+                        if let Some(next) = reply.header("location") {
+                            location = next.to_owned();
+                        }
+                        delay = reply.retry_after();
+                    }
+                    200 | 201 | 204 => return Ok(()),
+                    404 if *method == Method::DELETE => return Ok(()),
+                    _ => {
+                        let mut e = self.error(&Method::GET, &location, &reply);
+                        e.kind = ErrorKind::Failed;
+                        e.message = format!("ARM {method} {id}: the operation failed: {}", e.message);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if *method == Method::DELETE {
+            return Ok(());
+        }
+        // No polling header: the object's provisioningState tells.
+        let mut state =
+            first.body.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
+        loop {
+            match state.as_deref() {
+                None | Some("Succeeded") => return Ok(()),
+                Some(s @ ("Failed" | "Canceled")) => {
+                    return Err(operation_failed(method, id, s, &first.body));
+                }
+                Some(_) => {}
+            }
+            self.pause(delay, deadline, method, id).await?;
+            let Some(now) = self.get(id, api_version).await? else { return Ok(()) };
+            state = now.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
+            delay = None;
+        }
+    }
+
+    async fn pause(
+        &self,
+        retry_after: Option<Duration>,
+        deadline: Instant,
+        method: &Method,
+        id: &str,
+    ) -> Result<(), ArmError> {
+        if Instant::now() > deadline {
+            return Err(ArmError {
+                kind: ErrorKind::Transient,
+                status: None,
+                code: None,
+                message: format!(
+                    "ARM {method} {id}: the operation did not finish within {:?}",
+                    self.retry.operation_timeout
+                ),
+            });
+        }
+        let d = retry_after.unwrap_or(self.retry.poll_interval).min(self.retry.max_delay);
+        tokio::time::sleep(d).await;
+        Ok(())
+    }
+}
+
+fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> ArmError {
+    let code = body.pointer("/error/code").and_then(Value::as_str).map(str::to_owned);
+    let detail = body.pointer("/error/message").and_then(Value::as_str).unwrap_or_default();
+    ArmError {
+        kind: ErrorKind::Failed,
+        status: None,
+        message: format!(
+            "ARM {method} {id}: the long-running operation ended {status}: {}: {detail}",
+            code.as_deref().unwrap_or("(no code)")
+        ),
+        code,
+    }
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_honours_retry_after_up_to_the_cap() {
+        let p = RetryPolicy { max_delay: Duration::from_secs(10), ..RetryPolicy::default() };
+        assert_eq!(p.backoff(0, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(p.backoff(0, Some(Duration::from_secs(30))), Duration::from_secs(10));
+        assert_eq!(p.backoff(2, None), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        assert_eq!(classify(404), ErrorKind::NotFound);
+        assert_eq!(classify(429), ErrorKind::Throttled);
+        assert_eq!(classify(503), ErrorKind::Transient);
+        assert_eq!(classify(412), ErrorKind::Conflict);
+        assert_eq!(form_encode(&[("a b", "x/y")]), "a%20b=x%2Fy");
+    }
+}

@@ -1,0 +1,336 @@
+//! The Azure provider, named `azure`.
+//!
+//! [`AzureProvider`] implements [`lanestack_model::Provider`] over Azure Resource Manager's REST
+//! API for `azure_resource_group`, `azure_virtual_network`, `azure_subnet`,
+//! `azure_virtual_network_peering`, `azure_netapp_account` and `azure_netapp_capacity_pool`
+//! ([`types::Type`]).
+//!
+//! - [`client`]: a lean ARM client (bearer token from client credentials, retries honouring
+//!   `Retry-After`, long-running operations polled per ARM's rules).
+//! - [`types`]: schemas, ARM ids, request bodies, and how ARM's answers become state.
+//! - `normalize`: semantic equality (case-insensitive ids, short locations, lists as sets), so
+//!   that an unchanged stack plans no changes against real ARM responses.
+//!
+//! Design decision: ARM ids are computed from names at plan time. References to them plan with
+//! known values, and an interrupted create is found again by reading the planned id back.
+//!
+//! The provider knows nothing of the emulator: tests and the CLI point `endpoint` and
+//! `authority_host` at it.
+
+pub mod client;
+mod normalize;
+pub mod types;
+
+use std::sync::{Arc, RwLock};
+
+use lanestack_model::schema::plan_by_schema;
+use lanestack_model::{
+    ApplyRequest, AttrPath, AttrType, Attribute, Block, BoxFuture, DataRequest, ErrorKind, PlanRequest,
+    PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceAddress, Value,
+};
+
+use crate::client::{ArmClient, Credentials, RetryPolicy};
+use crate::normalize::{attr, equivalent, str_attr};
+use crate::types::{Type, Update};
+
+/// The provider's name.
+pub const PROVIDER_NAME: &str = "azure";
+
+/// Azure's public cloud endpoints, used when the provider block leaves them unset.
+const PUBLIC_ENDPOINT: &str = "https://management.azure.com";
+const PUBLIC_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+struct Configured {
+    subscription: String,
+    client: ArmClient,
+}
+
+/// The `azure` provider.
+pub struct AzureProvider {
+    schema: ProviderSchema,
+    blocks: Vec<(Type, Block)>,
+    retry: RetryPolicy,
+    configured: RwLock<Option<Arc<Configured>>>,
+}
+
+impl std::fmt::Debug for AzureProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureProvider").field("retry", &self.retry).finish_non_exhaustive()
+    }
+}
+
+impl Default for AzureProvider {
+    fn default() -> AzureProvider {
+        AzureProvider::new()
+    }
+}
+
+impl AzureProvider {
+    /// The provider with the default retry policy.
+    pub fn new() -> AzureProvider {
+        AzureProvider::with_retry(RetryPolicy::default())
+    }
+
+    /// The provider with this retry policy (tests use [`RetryPolicy::fast`]).
+    pub fn with_retry(retry: RetryPolicy) -> AzureProvider {
+        let mut schema = ProviderSchema {
+            provider: Block::new()
+                .attr("subscription_id", Attribute::required(AttrType::String).describe("The subscription."))
+                .attr("tenant_id", Attribute::required(AttrType::String).describe("The Entra ID tenant."))
+                .attr(
+                    "client_id",
+                    Attribute::required(AttrType::String).describe("The service principal's id."),
+                )
+                .attr(
+                    "client_secret",
+                    Attribute::required(AttrType::String)
+                        .sensitive()
+                        .describe("The service principal's secret."),
+                )
+                .attr(
+                    "endpoint",
+                    Attribute::optional(AttrType::String)
+                        .describe("The resource manager URL; default management.azure.com."),
+                )
+                .attr(
+                    "authority_host",
+                    Attribute::optional(AttrType::String)
+                        .describe("The Entra ID authority; default login.microsoftonline.com."),
+                ),
+            ..ProviderSchema::default()
+        };
+        let mut blocks = Vec::new();
+        for t in Type::ALL {
+            let s = t.schema();
+            blocks.push((t, s.block.clone()));
+            schema.resources.insert(t.name().to_owned(), s);
+        }
+        AzureProvider { schema, blocks, retry, configured: RwLock::new(None) }
+    }
+
+    fn kind(address: &ResourceAddress) -> Result<Type, ProviderError> {
+        Type::of(address.type_name()).ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                format!("{address}: the azure provider has no resource type {:?}", address.type_name()),
+            )
+        })
+    }
+
+    fn block(&self, t: Type) -> &Block {
+        // Every type has a block; the fallback is never used.
+        self.blocks.iter().find(|(k, _)| *k == t).map_or(&self.blocks[0].1, |(_, b)| b)
+    }
+
+    fn configured(&self) -> Result<Arc<Configured>, ProviderError> {
+        self.configured.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone().ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                "the azure provider is not configured: add a provider \"azure\" block",
+            )
+        })
+    }
+
+    fn subscription(&self) -> String {
+        self.configured
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|c| c.subscription.clone())
+            .unwrap_or_default()
+    }
+
+    fn plan_facts(
+        &self,
+        t: Type,
+        address: &ResourceAddress,
+        prior: Option<&Value>,
+        config: &Value,
+    ) -> PlanResponse {
+        let block = self.block(t);
+        let mut response = plan_by_schema(block, prior, config);
+        let planned = &mut response.planned_state;
+        for (name, default) in t.defaults() {
+            let path = AttrPath::attr(*name);
+            if planned.get(&path).is_none_or(Value::is_null) {
+                planned.set(&path, default());
+            }
+        }
+        if let Some(prior) = prior {
+            // What means the same as the prior state keeps the prior spelling and forces nothing.
+            for (name, norm) in t.norms() {
+                let path = AttrPath::attr(*name);
+                let was = prior.get(&path).cloned().unwrap_or(Value::Null);
+                let now = planned.get(&path).cloned().unwrap_or(Value::Null);
+                if !now.contains_unknown() && equivalent(*norm, &was, &now) {
+                    planned.set(&path, was);
+                    response.requires_replace.retain(|p| *p != path);
+                }
+            }
+            let reconciled = t.reconcile(planned.clone(), prior);
+            *planned = reconciled;
+            if !response.requires_replace.is_empty() {
+                // Computed values of a replaced object are new, except the id (names unchanged).
+                for (name, a) in &block.attributes {
+                    if a.presence == lanestack_model::Presence::Computed {
+                        planned.set(&AttrPath::attr(name.clone()), Value::Unknown);
+                    }
+                }
+            }
+        }
+        let _ = address;
+        if let Some(id) = t.arm_id(&self.subscription(), config) {
+            let keep = prior
+                .and_then(|p| str_attr(p, "id"))
+                .filter(|p| p.eq_ignore_ascii_case(&id))
+                .map(str::to_owned);
+            planned.set(&AttrPath::attr("id"), Value::from(keep.unwrap_or(id)));
+        }
+        response
+    }
+
+    async fn create_or_update(
+        &self,
+        t: Type,
+        prior: Option<&Value>,
+        planned: &Value,
+    ) -> Result<Value, ProviderError> {
+        let c = self.configured()?;
+        let Some(id) = t.arm_id(&c.subscription, planned) else {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                "the names of the object are not known at apply time",
+            ));
+        };
+        let api = t.api_version();
+        let live = match (prior, t.update()) {
+            (Some(_), Update::Patch) => c.client.patch(&id, api, &t.patch_body(planned)).await?,
+            (_, _) => {
+                let existing = if t == Type::VirtualNetwork { c.client.get(&id, api).await? } else { None };
+                c.client.put(&id, api, &t.put_body(planned, existing.as_ref())).await?
+            }
+        };
+        Ok(t.reconcile(t.state(&live), planned))
+    }
+}
+
+impl Provider for AzureProvider {
+    fn name(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn configure<'a>(&'a self, config: &'a Value) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let config = config.unmark();
+            let get = |n: &str| str_attr(&config, n).filter(|s| !s.is_empty()).map(str::to_owned);
+            let need = |n: &str| {
+                get(n).ok_or_else(|| {
+                    ProviderError::new(ErrorKind::Invalid, format!("the azure provider needs {n}"))
+                })
+            };
+            let subscription = need("subscription_id")?;
+            let credentials = Credentials {
+                tenant_id: need("tenant_id")?,
+                client_id: need("client_id")?,
+                client_secret: need("client_secret")?,
+                authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
+            };
+            let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
+            let client = ArmClient::new(&endpoint, credentials, self.retry)?;
+            *self.configured.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(Arc::new(Configured { subscription, client }));
+            Ok(())
+        })
+    }
+
+    fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
+        let mut problems = Vec::new();
+        if address.type_name() == Type::CapacityPool.name() {
+            if let Some(size) = attr(config, "size_in_tb").as_f64()
+                && (size < 4.0 || size.fract() != 0.0)
+            {
+                problems.push((
+                    AttrPath::attr("size_in_tb"),
+                    "a capacity pool is a whole number of TiB, at least 4".to_owned(),
+                ));
+            }
+            if let Some(level) = str_attr(config, "service_level")
+                && !["Standard", "Premium", "Ultra"].contains(&level)
+            {
+                problems.push((
+                    AttrPath::attr("service_level"),
+                    "expected Standard, Premium or Ultra".to_owned(),
+                ));
+            }
+        }
+        problems
+    }
+
+    fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
+        Box::pin(async move {
+            let t = AzureProvider::kind(request.address)?;
+            let prior = request.prior_state.map(Value::unmark);
+            Ok(self.plan_facts(t, request.address, prior.as_ref(), request.config))
+        })
+    }
+
+    fn apply<'a>(&'a self, request: ApplyRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
+        Box::pin(async move {
+            let t = AzureProvider::kind(request.address)?;
+            let prior = request.prior_state.map(Value::unmark);
+            match request.planned_state {
+                Some(planned) => {
+                    let planned = planned.unmark();
+                    self.create_or_update(t, prior.as_ref(), &planned)
+                        .await
+                        .map_err(|e| at(request.address, e))
+                }
+                None => {
+                    let c = self.configured()?;
+                    let Some(prior) = prior else { return Ok(Value::Null) };
+                    let id = str_attr(&prior, "id")
+                        .map(str::to_owned)
+                        .or_else(|| t.arm_id(&c.subscription, &prior));
+                    if let Some(id) = id {
+                        c.client
+                            .delete(&id, t.api_version())
+                            .await
+                            .map_err(|e| at(request.address, e.into()))?;
+                    }
+                    Ok(Value::Null)
+                }
+            }
+        })
+    }
+
+    fn read<'a>(&'a self, request: ReadRequest<'a>) -> BoxFuture<'a, Result<Option<Value>, ProviderError>> {
+        Box::pin(async move {
+            let t = AzureProvider::kind(request.address)?;
+            let c = self.configured()?;
+            let state = request.state.unmark();
+            let id = str_attr(&state, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, &state));
+            let Some(id) = id else { return Ok(None) };
+            match c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))? {
+                None => Ok(None),
+                Some(live) => Ok(Some(t.reconcile(t.state(&live), &state))),
+            }
+        })
+    }
+
+    fn read_data<'a>(&'a self, request: DataRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("{}: the azure provider has no data sources", request.address),
+            ))
+        })
+    }
+}
+
+fn at(address: &ResourceAddress, e: ProviderError) -> ProviderError {
+    ProviderError::new(e.kind, format!("{address}: {}", e.message))
+}

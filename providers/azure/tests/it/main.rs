@@ -1,0 +1,6 @@
+//! The azure provider's integration tests, in one binary: the real engine plans and applies
+//! HCL stacks through the provider against the emulator over HTTP on loopback.
+
+mod faults;
+mod harness;
+mod lifecycle;
