@@ -182,11 +182,17 @@ fn summarize(plan: &Plan, report: &ApplyReport, ui: &Ui) -> anyhow::Result<u8> {
         report.failed.len(),
         report.not_done.len()
     );
+    // Every failure is listed (each needs attention); what was not done is listed up to a
+    // screenful: `lanestack plan` shows all of it.
     for (addr, _, message) in &report.failed {
         text.push_str(&format!("  failed:   {addr}: {message}\n"));
     }
-    for (addr, action) in &report.not_done {
+    const SHOWN: usize = 20;
+    for (addr, action) in report.not_done.iter().take(SHOWN) {
         text.push_str(&format!("  not done: {addr} ({})\n", action.terraform_actions().join(", ")));
+    }
+    if report.not_done.len() > SHOWN {
+        text.push_str(&format!("  ... and {} more not done\n", report.not_done.len() - SHOWN));
     }
     text.push_str("State records everything that was done. Run `lanestack plan` to see what remains.\n");
     ui.out(&text)?;

@@ -209,13 +209,18 @@ pub async fn apply(
             .map(|(a, _)| a.clone())
             .chain(report.failed.iter().map(|(a, _, _)| a.clone()))
             .collect();
+        // Changes by block, so that reporting stays linear in the size of the plan.
+        let mut by_block: HashMap<&BlockAddress, Vec<&PlannedChange>> = HashMap::new();
+        for c in &plan.changes {
+            if !matches!(c.change.action, Action::NoOp | Action::Delete)
+                && !reported.contains(&c.change.address)
+            {
+                by_block.entry(&c.change.address.block).or_default().push(c);
+            }
+        }
         for (i, s) in status.iter().enumerate() {
             let Node::Resource(addr) = &nodes[i] else { continue };
-            let pending = plan.changes.iter().filter(|c| {
-                &c.change.address.block == addr
-                    && !matches!(c.change.action, Action::NoOp | Action::Delete)
-                    && !reported.contains(&c.change.address)
-            });
+            let pending = by_block.get(addr).map(Vec::as_slice).unwrap_or_default().iter();
             match s {
                 NodeStatus::Skipped | NodeStatus::NotStarted => {
                     for c in pending {
