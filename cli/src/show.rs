@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use lanestack_engine::{jsonplan, planfile, render};
 
+use crate::secrets::SecretArgs;
 use crate::stack;
 use crate::ui::Ui;
 
@@ -28,15 +29,18 @@ pub struct ShowArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
+    #[command(flatten)]
+    secrets: SecretArgs,
 }
 
 pub fn run(args: ShowArgs, ui: &Ui) -> anyhow::Result<u8> {
+    let secrets = args.secrets.secrets(ui)?;
     match &args.planfile {
         Some(path) => {
             let plan = planfile::read(path)?;
             match args.format {
-                Format::Text => ui.out(&render::plan_text(&plan, ui.style()))?,
-                Format::Json => ui.line(&jsonplan::plan_json(&plan).to_string())?,
+                Format::Text => ui.out(&render::plan_text(&plan, ui.style(secrets)))?,
+                Format::Json => ui.line(&jsonplan::plan_json(&plan, secrets).to_string())?,
             }
         }
         None => {
@@ -53,7 +57,10 @@ pub fn run(args: ShowArgs, ui: &Ui) -> anyhow::Result<u8> {
                         text.push('\n');
                     }
                     for (name, o) in &state.outputs {
-                        text.push_str(&format!("output {name} = {}\n", render::show_value(&o.value)));
+                        text.push_str(&format!(
+                            "output {name} = {}\n",
+                            render::show_value(&secrets.prepare(&o.value))
+                        ));
                     }
                     ui.out(&text)?;
                 }

@@ -30,6 +30,7 @@ use crate::graph::{DepGraph, Node};
 use crate::plan::planner::configure_providers;
 use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
 use crate::registry::Providers;
+use crate::secrets::Seal;
 use crate::state::{OutputState, ResourceState, StateStore, StepKind, StoreError};
 use crate::walk::{NodeStatus, Started, Visitor, walk};
 
@@ -649,18 +650,20 @@ impl Applier<'_, '_> {
             })
             .collect();
         self.pending.insert(n, (steps, settled));
+        let seal = self.plan.sealed.clone();
         Started::Io(Box::pin(async move {
             let mut out = Vec::with_capacity(requests.len());
             if requests.len() == 1 {
                 let (addr, prior, config, saved) = &requests[0];
-                out.push(apply_one(&*provider, addr, prior.as_ref(), config, saved).await);
+                out.push(apply_one(&*provider, addr, prior.as_ref(), config, saved, seal.as_ref()).await);
                 return NodeIo::Steps(out);
             }
             let mut tasks = tokio::task::JoinSet::new();
             for (i, (addr, prior, config, saved)) in requests.into_iter().enumerate() {
                 let provider = provider.clone();
+                let seal = seal.clone();
                 tasks.spawn(async move {
-                    (i, apply_one(&*provider, &addr, prior.as_ref(), &config, &saved).await)
+                    (i, apply_one(&*provider, &addr, prior.as_ref(), &config, &saved, seal.as_ref()).await)
                 });
             }
             out.resize_with(tasks.len(), || Err(StepError::Failed("the step's task failed".to_owned())));
@@ -771,12 +774,13 @@ async fn apply_one(
     prior: Option<&Value>,
     config: &Value,
     saved_after: &Value,
+    seal: Option<&Seal>,
 ) -> Result<Value, StepError> {
     let planned = provider
         .plan(PlanRequest { address: addr, prior_state: prior, config })
         .await
         .map_err(|e| StepError::Failed(e.to_string()))?;
-    if let Some(path) = expand::contradiction(saved_after, &planned.planned_state) {
+    if let Some(path) = expand::contradiction(saved_after, &planned.planned_state, seal) {
         return Err(StepError::Failed(format!(
             "the planned value of {path} changed since the plan was made; make a new plan and review it"
         )));

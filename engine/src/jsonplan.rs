@@ -9,6 +9,7 @@ use lanestack_model::{Action, InstanceKey, ResourceAddress, Value};
 use serde_json::{Map, Value as Json, json};
 
 use crate::plan::{Plan, PlanMode};
+use crate::secrets::Secrets;
 use crate::state::StateFile;
 
 /// The version of this JSON format.
@@ -39,7 +40,8 @@ fn index(addr: &ResourceAddress) -> Json {
 }
 
 /// The plan as JSON.
-pub fn plan_json(plan: &Plan) -> Json {
+pub fn plan_json(plan: &Plan, secrets: Secrets) -> Json {
+    let redacted = |v: &Value| redacted(&secrets.prepare(v));
     let resource_changes: Vec<Json> = plan
         .changes
         .iter()

@@ -12,6 +12,8 @@
 //! - [`state`]: the state snapshot, its journal and the lock.
 //! - [`planfile`]: saved plans on disk.
 //! - [`diff`] and [`render`]: attribute diffs and plan text for people.
+//! - [`secrets`]: redaction of sensitive values ([`secrets::Secrets`]) and the salted seals
+//!   that keep them out of saved plans ([`secrets::Seal`]).
 //!
 //! The engine knows no cloud: it talks to infrastructure only through
 //! [`lanestack_model::Provider`]. It never prints and never reads the environment.
@@ -34,6 +36,7 @@ pub mod planfile;
 pub mod recover;
 pub mod registry;
 pub mod render;
+pub mod secrets;
 pub mod state;
 mod walk;
 

@@ -99,6 +99,10 @@ pub struct Plan {
     /// Recorded instances that refresh found gone and the stack no longer has: apply only
     /// removes them from state.
     pub forget: Vec<ResourceAddress>,
+    /// `None` for a plan made in this process, whose sensitive parts hold the real values.
+    /// `Some` for a plan read from a file: every known sensitive part of its values is then a
+    /// seal (`sha256:...`), not the secret; see [`crate::planfile::unseal`].
+    pub sealed: Option<crate::secrets::Seal>,
 }
 
 /// How many resources each kind of action touches.

@@ -140,6 +140,7 @@ pub async fn plan(
         sources: stack.sources.iter().map(|(_, f)| (f.path.clone(), f.text.to_string())).collect(),
         targets: opts.targets.clone(),
         forget,
+        sealed: None,
     };
     Ok((plan, diags))
 }

@@ -102,7 +102,8 @@ pub struct FakeProvider {
 }
 
 /// The schema of `fake_thing`: `name` (string, required, forces replacement), `size` (number,
-/// optional), `tags` (map of strings, optional) and a computed `id`.
+/// optional), `tags` (map of strings, optional), `secret` (sensitive string, optional) and a
+/// computed `id`.
 pub fn thing_schema() -> ResourceSchema {
     ResourceSchema::new(
         "A thing in the fake cloud.",
@@ -110,6 +111,7 @@ pub fn thing_schema() -> ResourceSchema {
             .attr("name", Attribute::required(AttrType::String).force_new())
             .attr("size", Attribute::optional(AttrType::Number))
             .attr("tags", Attribute::optional(AttrType::Map(Box::new(AttrType::String))))
+            .attr("secret", Attribute::optional(AttrType::String).sensitive())
             .attr("id", Attribute::computed(AttrType::String)),
     )
 }
