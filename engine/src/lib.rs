@@ -11,7 +11,9 @@
 //! - [`recover`]: resolving steps interrupted by a crash.
 //! - [`state`]: the state snapshot, its journal and the lock.
 //! - [`planfile`]: saved plans on disk.
-//! - [`diff`] and [`render`]: attribute diffs and plan text for people.
+//! - [`diff`] and [`render`]: attribute diffs and plan text for people; [`markdown`]: plans
+//!   for pull-request comments, within a size budget.
+//! - [`structured`]: strings holding JSON or YAML documents, read as values.
 //! - [`secrets`]: redaction of sensitive values ([`secrets::Secrets`]) and the salted seals
 //!   that keep them out of saved plans ([`secrets::Seal`]).
 //!
@@ -31,6 +33,7 @@ pub mod eval;
 mod expand;
 pub mod graph;
 pub mod jsonplan;
+pub mod markdown;
 pub mod plan;
 pub mod planfile;
 pub mod recover;
@@ -38,6 +41,7 @@ pub mod registry;
 pub mod render;
 pub mod secrets;
 pub mod state;
+pub mod structured;
 mod walk;
 
 pub use registry::Providers;

@@ -140,6 +140,8 @@ struct ChangeV1 {
     replace_paths: Vec<AttrPath>,
     dependencies: Vec<String>,
     data_bearing: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -193,6 +195,7 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
                 replace_paths: c.change.replace_paths.clone(),
                 dependencies: c.dependencies.iter().map(ToString::to_string).collect(),
                 data_bearing: c.data_bearing,
+                prevent_destroy: c.prevent_destroy,
             })
             .collect(),
         drift: plan
@@ -252,6 +255,7 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
             },
             dependencies,
             data_bearing: c.data_bearing,
+            prevent_destroy: c.prevent_destroy,
         });
     }
     changes.sort_by(|a, b| a.change.address.cmp(&b.change.address));

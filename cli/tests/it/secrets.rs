@@ -63,12 +63,14 @@ fn a_sensitive_variable_never_appears_in_any_output() {
     let var = var.as_str();
 
     // Each command with its expected exit code: failures print too, and must not leak either.
-    let commands: [(&[&str], i32); 23] = [
+    let commands: [(&[&str], i32); 25] = [
         (&["validate"], 0),
         (&["plan", "--var", var], 0),
         (&["plan", "--var", var, "--out", "secret.plan"], 0),
         (&["show", "secret.plan"], 0),
         (&["show", "secret.plan", "--format", "json"], 0),
+        (&["show", "secret.plan", "--format", "markdown"], 0),
+        (&["show", "secret.plan", "--format", "markdown", "--max-chars", "300"], 0),
         (&["plan", "--var", var, "--json"], 0),
         (&["plan", "--var", var, "--json", "--out", "json.plan"], 0),
         (&["apply", "secret.plan", "--var", "api_token=a-different-value"], 1),

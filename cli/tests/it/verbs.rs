@@ -102,6 +102,22 @@ fn plan_out_writes_a_file_that_show_renders_as_text_and_json() {
     }
 }
 
+#[test]
+fn show_markdown_has_the_marker_of_its_stack_and_fits_its_budget() {
+    let stack = Stack::example("hello");
+    stack.run(&["plan", "--out", "saved.plan"]).ok();
+    let name = stack.root().canonicalize().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let run = stack.run(&["show", "saved.plan", "--format", "markdown"]);
+    run.ok()
+        .stdout_has(&format!("<!-- lanestack-plan stack={name} -->"))
+        .stdout_has("**Plan: 7 to add, 0 to change, 0 to replace, 0 to destroy.**")
+        .stdout_has("<details><summary><b>create</b> <code>lanestack_data.derived</code></summary>");
+    let small = stack.run(&["show", "saved.plan", "--format", "markdown", "--max-chars", "700"]);
+    small.ok().stdout_has("lanestack show saved.plan");
+    assert!(small.stdout.chars().count() <= 700, "{}", small.stdout);
+    stack.run(&["show", "--format", "markdown"]).code(1).stderr_has("give the plan file");
+}
+
 /// The value `plan` shows for `lanestack_data.base`'s `input.name`, which follows
 /// `var.environment`.
 fn planned_name(run: &crate::support::Run) -> String {

@@ -60,6 +60,9 @@ pub struct PlannedChange {
     pub dependencies: Vec<BlockAddress>,
     /// The provider marks the type as holding data (volumes, claims, registries).
     pub data_bearing: bool,
+    /// The resource block has `lifecycle { prevent_destroy = true }`: plan reviews flag every
+    /// change to it (a delete or replace of it is an error, so only updates reach a plan).
+    pub prevent_destroy: bool,
 }
 
 /// The state a plan was made from.

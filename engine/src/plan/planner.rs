@@ -539,6 +539,7 @@ impl Planner<'_> {
                 },
                 dependencies: dependencies.clone(),
                 data_bearing,
+                prevent_destroy: block.lifecycle.prevent_destroy,
             });
         }
         self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
@@ -619,6 +620,7 @@ impl Planner<'_> {
                 },
                 dependencies: rs.dependencies.clone(),
                 data_bearing,
+                prevent_destroy: block.is_some_and(|b| b.lifecycle.prevent_destroy),
             });
         }
     }

@@ -127,6 +127,35 @@ impl FakeProvider {
         FakeProvider { schema, inner: Mutex::new(Inner::default()) }
     }
 
+    /// A fake with the types of a realistic plan review: `fake_thing` ([`thing_schema`]); a
+    /// data-bearing `fake_volume` (`name` forces replacement, `size`); and `fake_config`, whose
+    /// `document` holds JSON, `manifest` YAML, `script` long text and `rules` a list of objects.
+    pub fn for_review() -> FakeProvider {
+        let mut schema = ProviderSchema::default();
+        schema.resources.insert("fake_thing".to_owned(), thing_schema());
+        let mut volume = ResourceSchema::new(
+            "A volume that holds data.",
+            Block::new()
+                .attr("name", Attribute::required(AttrType::String).force_new())
+                .attr("size", Attribute::required(AttrType::Number))
+                .attr("id", Attribute::computed(AttrType::String)),
+        );
+        volume.data_bearing = true;
+        schema.resources.insert("fake_volume".to_owned(), volume);
+        let config = ResourceSchema::new(
+            "Configuration documents.",
+            Block::new()
+                .attr("name", Attribute::required(AttrType::String).force_new())
+                .attr("document", Attribute::optional(AttrType::String))
+                .attr("manifest", Attribute::optional(AttrType::String))
+                .attr("script", Attribute::optional(AttrType::String))
+                .attr("rules", Attribute::optional(AttrType::Any))
+                .attr("id", Attribute::computed(AttrType::String)),
+        );
+        schema.resources.insert("fake_config".to_owned(), config);
+        FakeProvider::new(schema)
+    }
+
     /// A fake with the one resource type `fake_thing` ([`thing_schema`]).
     pub fn with_thing() -> FakeProvider {
         let mut schema = ProviderSchema::default();

@@ -5,3 +5,4 @@ mod diagnostics;
 mod fake;
 mod harness;
 mod lifecycle;
+mod review;
