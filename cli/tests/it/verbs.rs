@@ -103,6 +103,18 @@ fn plan_out_writes_a_file_that_show_renders_as_text_and_json() {
 }
 
 #[test]
+fn plan_json_prints_one_document_in_terraform_shape_even_with_out() {
+    let stack = Stack::example("hello");
+    let run = stack.run(&["plan", "--json", "--out", "saved.plan"]);
+    run.ok();
+    let json: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("plan --json prints one JSON document");
+    assert_eq!(json["format_version"], "1.0");
+    assert_eq!(json["resource_changes"].as_array().map(Vec::len), Some(HELLO_ADDRESSES.len()));
+    assert!(stack.path("saved.plan").is_file());
+}
+
+#[test]
 fn show_markdown_has_the_marker_of_its_stack_and_fits_its_budget() {
     let stack = Stack::example("hello");
     stack.run(&["plan", "--out", "saved.plan"]).ok();

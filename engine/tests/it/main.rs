@@ -5,4 +5,5 @@ mod diagnostics;
 mod fake;
 mod harness;
 mod lifecycle;
+mod plan_json;
 mod review;

@@ -109,7 +109,7 @@ resource "fake_thing" "old" {
 /// second: a delete, a replace with a changed secret, an update of a protected data-bearing
 /// volume, an update with JSON, YAML, long text and a 40-element keyed list, a create, drift
 /// that the plan reverts and drift it ignores, and output changes.
-async fn realistic_plan() -> Plan {
+pub async fn realistic_plan() -> Plan {
     let h = Harness::with_fake(FakeProvider::for_review(), &stack(false));
     let (_, report) = h.apply().await;
     assert!(report.succeeded(), "{report:?}");
@@ -119,7 +119,7 @@ async fn realistic_plan() -> Plan {
     h.plan().await
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
