@@ -776,10 +776,17 @@ async fn apply_one(
     saved_after: &Value,
     seal: Option<&Seal>,
 ) -> Result<Value, StepError> {
-    let planned = provider
+    // The same normalisation as at plan time, so that the check below compares like with like.
+    let block = provider.schema().resources.get(addr.type_name()).map(|s| &s.block);
+    let settled = block.map(|b| crate::normalize::settle_config(b, prior, config));
+    let config = settled.as_ref().unwrap_or(config);
+    let mut planned = provider
         .plan(PlanRequest { address: addr, prior_state: prior, config })
         .await
         .map_err(|e| StepError::Failed(e.to_string()))?;
+    if let Some(block) = block {
+        crate::normalize::settle(block, prior, config, &mut planned);
+    }
     if let Some(path) = expand::contradiction(saved_after, &planned.planned_state, seal) {
         return Err(StepError::Failed(format!(
             "the planned value of {path} changed since the plan was made; make a new plan and review it"

@@ -13,6 +13,8 @@
 //! - [`planfile`]: saved plans on disk.
 //! - [`diff`] and [`render`]: attribute diffs and plan text for people; [`markdown`]: plans
 //!   for pull-request comments, within a size budget.
+//! - [`normalize`]: the schema's per-attribute normalisation and ownership, applied to
+//!   planned values (no change where only the server's form differs).
 //! - [`structured`]: strings holding JSON or YAML documents, read as values.
 //! - [`secrets`]: redaction of sensitive values ([`secrets::Secrets`]) and the salted seals
 //!   that keep them out of saved plans ([`secrets::Seal`]).
@@ -34,6 +36,7 @@ mod expand;
 pub mod graph;
 pub mod jsonplan;
 pub mod markdown;
+pub mod normalize;
 pub mod plan;
 pub mod planfile;
 pub mod recover;

@@ -70,9 +70,38 @@ fn plan_detailed_exitcode_is_2_with_changes_and_0_after_apply() {
     let stack = Stack::example("hello");
     stack.run(&["plan", "--detailed-exitcode"]).code(2).stdout_has(HELLO_PLAN_LINE);
     stack.run(&["apply", "--auto-approve"]).ok();
-    stack.run(&["plan", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+    let unchanged = stack.run(&["plan", "--detailed-exitcode"]);
+    unchanged.ok();
+    assert_eq!(unchanged.stdout_lines(), ["No changes. The infrastructure matches the stack."]);
     // Without the flag, changes are still a success.
     stack.run(&["plan", "--var", "environment=prod"]).ok().stdout_has("to change");
+}
+
+/// Drift that the plan does not act on (here ignored with `ignore_changes`) is shown, but is no
+/// change: `--detailed-exitcode` stays 0.
+#[test]
+fn plan_detailed_exitcode_is_0_for_drift_the_plan_does_not_act_on() {
+    let stack = Stack::from_hcl(
+        r#"
+resource "lanestack_file" "notes" {
+  path    = "notes.txt"
+  content = "as written\n"
+  lifecycle {
+    ignore_changes = [content]
+  }
+}
+"#,
+    );
+    stack.run(&["apply", "--auto-approve"]).ok();
+    stack.write("notes.txt", "edited by hand\n");
+    let run = stack.run(&["plan", "--detailed-exitcode"]);
+    run.ok().stdout_has("changed outside lanestack").stdout_has("No changes.");
+    // The same drift acted on is a change.
+    stack.write(
+        "main.hcl",
+        &stack.read("main.hcl").replace("ignore_changes = [content]", "ignore_changes = []"),
+    );
+    stack.run(&["plan", "--detailed-exitcode"]).code(2);
 }
 
 #[test]

@@ -427,6 +427,32 @@ impl FakeProvider {
     }
 }
 
+/// The schema of `fake_cluster`, whose attributes declare normalisation and ownership: `name`
+/// (forces replacement), `region` (case-insensitive, forces replacement), `policy` (JSON),
+/// `manifest` (YAML), `zones` (a set), `node_count` (initial only: an autoscaler owns it),
+/// `etag` (server-owned unless set) and a computed `id`.
+pub fn cluster_schema() -> ResourceSchema {
+    use lanestack_model::{Normalize, Owner};
+    ResourceSchema::new(
+        "A cluster whose server rewrites values.",
+        Block::new()
+            .attr("name", Attribute::required(AttrType::String).force_new())
+            .attr(
+                "region",
+                Attribute::required(AttrType::String).force_new().normalize(Normalize::CaseInsensitive),
+            )
+            .attr("policy", Attribute::optional(AttrType::String).normalize(Normalize::Json))
+            .attr("manifest", Attribute::optional(AttrType::String).normalize(Normalize::Yaml))
+            .attr(
+                "zones",
+                Attribute::optional(AttrType::List(Box::new(AttrType::String))).normalize(Normalize::Set),
+            )
+            .attr("node_count", Attribute::optional(AttrType::Number).owned_by(Owner::InitialOnly))
+            .attr("etag", Attribute::optional(AttrType::String).owned_by(Owner::Server))
+            .attr("id", Attribute::computed(AttrType::String)),
+    )
+}
+
 /// The `id` attribute of a state, when it is a known string.
 fn id_of(state: &Value) -> Option<String> {
     state.get(&AttrPath::attr("id")).and_then(Value::as_str).map(str::to_owned)

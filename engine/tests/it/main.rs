@@ -5,5 +5,6 @@ mod diagnostics;
 mod fake;
 mod harness;
 mod lifecycle;
+mod noise;
 mod plan_json;
 mod review;
