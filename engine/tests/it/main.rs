@@ -1,6 +1,7 @@
 //! The engine's integration tests, in one binary: lifecycle tests against a strict fake
 //! provider, and golden diagnostics for a corpus of broken stacks.
 
+mod browser;
 mod diagnostics;
 mod fake;
 mod harness;
