@@ -224,7 +224,7 @@ pub(crate) fn contradiction(saved: &Value, fresh: &Value, seal: Option<&Seal>) -
     fn walk(saved: &Value, fresh: &Value, at: &mut AttrPath, seal: Option<&Seal>) -> bool {
         match (saved, fresh) {
             (Value::Unknown, _) => false,
-            (Value::Sensitive(sealed), b) if seal.is_some() && sealed.as_str().is_some() => {
+            (Value::Sensitive(sealed), b) if seal.is_some() && Seal::is_seal(sealed) => {
                 !seal.is_some_and(|s| s.matches(sealed, b))
             }
             (Value::Sensitive(a), b) | (b, Value::Sensitive(a)) if !matches!(b, Value::Sensitive(_)) => {

@@ -66,14 +66,17 @@ struct EncodedValue {
 }
 
 impl EncodedValue {
-    /// Every known sensitive part becomes its seal; a sensitive part that is partly unknown
-    /// becomes wholly unknown (its known parts may be secret too).
+    /// Every known sensitive part becomes its seal (a part that already is one, in a plan read
+    /// from a file, stays as it is); a sensitive part that is partly unknown becomes wholly
+    /// unknown (its known parts may be secret too).
     fn encode(v: &Value, seal: &Seal) -> EncodedValue {
         let sensitive = v.sensitive_paths();
         let mut sealed = v.clone();
         for path in &sensitive {
             if let Some(slot) = sealed.get_mut(path) {
-                *slot = if Seal::applies_to(slot) {
+                *slot = if Seal::is_seal(slot) {
+                    slot.unmark()
+                } else if Seal::applies_to(slot) {
                     Value::String(seal.seal(slot))
                 } else if slot.is_null() {
                     Value::Null
@@ -335,7 +338,7 @@ pub fn unseal(
     let Some(seal) = plan.sealed.clone() else { return Ok(()) };
     for (name, value) in &mut plan.variables {
         for path in value.sensitive_paths() {
-            let Some(sealed) = value.get(&path).filter(|p| p.as_str().is_some()).cloned() else { continue };
+            let Some(sealed) = value.get(&path).filter(|p| Seal::is_seal(p)).cloned() else { continue };
             let fresh =
                 variables.get(name).ok_or_else(|| UnsealError::MissingVariable { name: name.clone() })?;
             match fresh.get(&path) {
@@ -350,7 +353,7 @@ pub fn unseal(
         let address = &c.change.address;
         let Some(before) = c.change.before.as_mut() else { continue };
         for path in before.sensitive_paths() {
-            let Some(sealed) = before.get(&path).filter(|p| p.as_str().is_some()).cloned() else { continue };
+            let Some(sealed) = before.get(&path).filter(|p| Seal::is_seal(p)).cloned() else { continue };
             let recorded = state.resources.get(address).and_then(|r| r.value.get(&path));
             match recorded {
                 Some(secret) if seal.matches(&sealed, secret) => {
@@ -412,6 +415,8 @@ mod tests {
             ("n", Value::from(1)),
         ]);
         assert_eq!(encoded.decode(), expected);
+        // Written again (a plan read from a file), the seals stay seals.
+        assert_eq!(EncodedValue::encode(&expected, &seal).decode(), expected);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! when the user asked for it (the CLI decides, and refuses in CI unless forced).
 //!
 //! [`Seal`] is how a saved plan keeps secrets out of its file yet lets apply notice when one
-//! changed: every known sensitive part is replaced by `sha256:<hex>` of a per-file random salt
+//! changed: every known sensitive part is replaced by `sealed:sha256:<hex>` of a per-file random salt
 //! and the part's canonical JSON. Equal secrets in one file get equal seals (so diffs of a
 //! saved plan show the same changes as the plan did), and the salt makes a dictionary of
 //! likely secrets useless across files. Design decision: a hash rather than encryption, because
@@ -50,7 +50,7 @@ pub struct Seal {
 }
 
 /// The prefix of every sealed value.
-const PREFIX: &str = "sha256:";
+const PREFIX: &str = "sealed:sha256:";
 
 impl Seal {
     /// A seal with this salt (read from a saved plan).
@@ -68,7 +68,7 @@ impl Seal {
         &self.salt
     }
 
-    /// The sealed form of a value: `sha256:<hex>` of the salt and the value's canonical JSON
+    /// The sealed form of a value: `sealed:sha256:<hex>` of the salt and the value's canonical JSON
     /// (marks removed, object keys sorted).
     pub fn seal(&self, v: &Value) -> String {
         let mut hasher = Sha256::new();
@@ -82,6 +82,14 @@ impl Seal {
             out.push_str(&format!("{byte:02x}"));
         }
         out
+    }
+
+    /// Whether a value has the form of a seal (as the sensitive parts of a plan read from a
+    /// file have, until [`crate::planfile::unseal`] puts the secrets back).
+    pub fn is_seal(v: &Value) -> bool {
+        v.as_str().and_then(|s| s.strip_prefix(PREFIX)).is_some_and(|hex| {
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
     }
 
     /// Whether `secret` is the value that was sealed as `sealed`.
@@ -106,7 +114,9 @@ mod tests {
         let b = Seal::new("salt-b");
         let secret = Value::from("hunter2").mark_sensitive();
         let sealed = a.seal(&secret);
-        assert!(sealed.starts_with("sha256:") && !sealed.contains("hunter2"), "{sealed}");
+        assert!(sealed.starts_with("sealed:sha256:") && !sealed.contains("hunter2"), "{sealed}");
+        assert!(Seal::is_seal(&Value::from(sealed.clone())));
+        assert!(!Seal::is_seal(&Value::from("sha256:0123")), "an image digest is no seal");
         assert_eq!(sealed, a.seal(&Value::from("hunter2")), "marks do not change the seal");
         assert_ne!(sealed, b.seal(&secret), "another salt, another seal");
         assert!(a.matches(&Value::from(sealed.clone()), &Value::from("hunter2")));
