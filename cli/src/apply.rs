@@ -1,6 +1,6 @@
 //! `lanestack apply` and `lanestack destroy`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -9,6 +9,8 @@ use clap::Args;
 use lanestack_engine::apply::{self, ApplyEvent, ApplyInputs, ApplyReport};
 use lanestack_engine::config;
 use lanestack_engine::plan::{Plan, PlanMode};
+use lanestack_engine::planfile::UnsealError;
+use lanestack_engine::secrets::Secrets;
 use lanestack_engine::state::StepKind;
 use lanestack_engine::{planfile, render};
 
@@ -45,7 +47,7 @@ pub struct DestroyArgs {
 
 pub async fn run(args: ApplyArgs, ui: &Ui) -> anyhow::Result<u8> {
     if args.target.is_file() {
-        return apply_saved(&args.target, args.flags.parallelism, ui).await;
+        return apply_saved(&args.target, &args.flags, ui).await;
     }
     plan_and_apply(&args.target, PlanMode::Normal, args.auto_approve, &args.flags, ui).await
 }
@@ -66,7 +68,7 @@ async fn plan_and_apply(
         stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
     let cancel = cancel_on_interrupt();
     let plan = make_plan(&ready, &mut store, mode, flags, &cancel, ui).await?;
-    ui.out(&render::plan_text(&plan, ui.style()))?;
+    ui.out(&render::plan_text(&plan, ui.style(Secrets::Redact)))?;
     if !plan.has_changes() {
         return Ok(0);
     }
@@ -93,8 +95,17 @@ async fn plan_and_apply(
 }
 
 /// Applies a saved plan: exactly what was reviewed, or nothing if the state moved on.
-async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result<u8> {
-    let plan = planfile::read(path)?;
+///
+/// The file holds secrets only as salted hashes: sensitive variables are resolved again from
+/// the same inputs as the plan (`--var`, var files, `LANESTACK_VAR_*`) and must match, and the
+/// sensitive parts of prior values come from state.
+async fn apply_saved(path: &Path, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<u8> {
+    let parallelism = flags.parallelism;
+    let mut plan = planfile::read(path)?;
+    // Var files named on this command line are relative to where it was started.
+    let mut vars = flags.vars.clone();
+    let started_in = std::env::current_dir().context("could not read the working directory")?;
+    vars.var_files = vars.var_files.iter().map(|f| started_in.join(f)).collect();
     // Relative paths in the stack (its directory, files it reads and writes) resolve against
     // the directory the plan was made in: apply there, wherever this command was started.
     std::env::set_current_dir(&plan.cwd).with_context(|| {
@@ -103,13 +114,44 @@ async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result
     let loaded = config::load_sources(plan.dir.clone(), plan.sources.clone());
     let (stack, graph, providers) = stack::check(loaded, ui)?;
     let cwd = std::env::current_dir().context("could not read the working directory")?;
-    let ready = Ready { stack, graph, variables: plan.variables.clone(), providers, cwd };
+    let sealed_vars = plan.variables.values().any(|v| v.contains_sensitive());
+    let fresh_vars =
+        if sealed_vars { stack::resolve_quietly(&stack, &plan.dir, &vars) } else { BTreeMap::new() };
     let (_lock, mut store) = stack::open_state(&plan.dir, "apply")?;
+    let stale = |plan: &Plan, store: &lanestack_engine::state::StateStore| -> anyhow::Result<bool> {
+        let exists = stack::state_exists(store.state());
+        match apply::check_fresh(plan, store, exists) {
+            Ok(()) => Ok(false),
+            Err(e) => {
+                ui.error(&format!("{e}"));
+                ui.line("Someone applied changes since this plan was made. Make a new plan, review it, and apply that one.")?;
+                Ok(true)
+            }
+        }
+    };
+    // Secrets first: recovering interrupted steps configures providers with the variables.
+    if let Err(e) = planfile::unseal(&mut plan, &fresh_vars, store.state()) {
+        if store.in_flight().is_empty() && stale(&plan, &store)? {
+            return Err(Reported.into());
+        }
+        let hint = match &e {
+            UnsealError::MissingVariable { name } => format!(
+                "give it again as when planning: --var {name}=..., --var-file FILE, or LANESTACK_VAR_{name}"
+            ),
+            UnsealError::VariableChanged { .. } => {
+                "make a new plan with the current value, review it, and apply that one".to_owned()
+            }
+            UnsealError::PriorChanged { .. } => {
+                "it changed since the plan was made: make a new plan, review it, and apply that one"
+                    .to_owned()
+            }
+        };
+        ui.error(&format!("cannot apply {}: {e}\n  hint: {hint}", path.display()));
+        return Err(Reported.into());
+    }
+    let ready = Ready { stack, graph, variables: plan.variables.clone(), providers, cwd };
     recover_in_flight(&ready, &mut store, ui).await?;
-    let exists = stack::state_exists(store.state());
-    if let Err(e) = apply::check_fresh(&plan, &store, exists) {
-        ui.error(&format!("{e}"));
-        ui.line("Someone applied changes since this plan was made. Make a new plan, review it, and apply that one.")?;
+    if stale(&plan, &store)? {
         return Err(Reported.into());
     }
     let cancel = cancel_on_interrupt();

@@ -9,6 +9,7 @@ mod graph;
 mod inputs;
 mod output;
 mod plan;
+mod secrets;
 mod show;
 mod stack;
 mod state;

@@ -8,10 +8,11 @@ use clap::{ArgAction, Args};
 use lanestack_engine::diag::Diagnostics;
 use lanestack_engine::plan::{self, Plan, PlanInputs, PlanMode, PlanOptions};
 use lanestack_engine::state::StateStore;
-use lanestack_engine::{planfile, recover, render};
+use lanestack_engine::{jsonplan, planfile, recover, render};
 use lanestack_model::ResourceAddress;
 
 use crate::inputs::VarArgs;
+use crate::secrets::SecretArgs;
 use crate::stack::{self, Ready};
 use crate::ui::Ui;
 use crate::{DirArg, Reported};
@@ -49,21 +50,33 @@ pub struct PlanArgs {
     /// Plan the deletion of everything in state.
     #[arg(long)]
     destroy: bool,
+    /// Print the plan as JSON in the shape of `terraform show -json` instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    secrets: SecretArgs,
     #[command(flatten)]
     flags: PlanFlags,
 }
 
 pub async fn run(args: PlanArgs, ui: &Ui) -> anyhow::Result<u8> {
     let dir = args.dir.dir;
+    let secrets = args.secrets.secrets(ui)?;
     let ready = stack::load(&dir, &args.flags.vars, ui)?;
     let (_lock, mut store) = stack::open_state(&dir, "plan")?;
     let mode = if args.destroy { PlanMode::Destroy } else { PlanMode::Normal };
     let cancel = cancel_on_interrupt();
     let plan = make_plan(&ready, &mut store, mode, &args.flags, &cancel, ui).await?;
-    ui.out(&render::plan_text(&plan, ui.style()))?;
+    if args.json {
+        ui.line(&jsonplan::plan_json(&plan, secrets).to_string())?;
+    } else {
+        ui.out(&render::plan_text(&plan, ui.style(secrets)))?;
+    }
     if let Some(out) = &args.out {
         planfile::write(out, &plan)?;
-        ui.line(&format!(
+        // With --json, stdout is the JSON document alone.
+        let say = |text: &str| if args.json { Ok(()) } else { ui.line(text) };
+        say(&format!(
             "\nSaved the plan to {}. Apply exactly this plan with:\n  lanestack apply {}",
             out.display(),
             out.display()

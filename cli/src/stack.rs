@@ -76,6 +76,15 @@ pub fn resolve(
     Ok(values)
 }
 
+/// Resolves what it can of the stack's variables, printing nothing: for a saved plan, whose
+/// non-sensitive variables are in the file and whose sensitive ones are checked against their
+/// seals (a diagnostic could quote a value).
+pub fn resolve_quietly(stack: &Stack, dir: &Path, vars: &VarArgs) -> BTreeMap<String, Value> {
+    let mut sources: Sources = stack.sources.clone();
+    let (raw, _) = inputs::collect(dir, vars, &mut sources);
+    resolve_variables(stack, &raw).0
+}
+
 /// The state directory of a stack.
 pub fn state_dir(dir: &Path) -> PathBuf {
     dir.join(".lanestack")

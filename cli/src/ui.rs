@@ -4,6 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use lanestack_engine::diag::{Diagnostics, Sources};
 use lanestack_engine::render::Style;
+use lanestack_engine::secrets::Secrets;
 
 /// Where output goes and how it looks.
 pub struct Ui {
@@ -11,16 +12,21 @@ pub struct Ui {
     pub color: bool,
     color_err: bool,
     interactive: bool,
+    /// Running in CI (`CI=true`, as GitHub Actions, GitLab CI and most others set it).
+    pub ci: bool,
 }
 
 impl Ui {
-    /// Colour only on terminals, and never when NO_COLOR is set (<https://no-color.org>).
+    /// Colour only on terminals, and never when NO_COLOR is set (<https://no-color.org>); CI
+    /// when `CI` is `true` or `1`.
     pub fn from_env() -> Ui {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         Ui {
             color: !no_color && std::io::stdout().is_terminal(),
             color_err: !no_color && std::io::stderr().is_terminal(),
             interactive: std::io::stdin().is_terminal(),
+            ci,
         }
     }
 
@@ -43,8 +49,8 @@ impl Ui {
     }
 
     /// The style for rendered plans on stdout.
-    pub fn style(&self) -> Style {
-        Style { color: self.color }
+    pub fn style(&self, secrets: Secrets) -> Style {
+        Style { color: self.color, secrets }
     }
 
     /// Prints to stdout.

@@ -30,6 +30,7 @@ use crate::graph::{DepGraph, Node};
 use crate::plan::planner::configure_providers;
 use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
 use crate::registry::Providers;
+use crate::secrets::Seal;
 use crate::state::{OutputState, ResourceState, StateStore, StepKind, StoreError};
 use crate::walk::{NodeStatus, Started, Visitor, walk};
 
@@ -703,16 +704,18 @@ impl Applier<'_, '_> {
             })
             .collect();
         self.pending.insert(n, (steps, settled));
+        let seal = self.plan.sealed.clone();
         Started::Io(Box::pin(async move {
             let mut out = Vec::with_capacity(requests.len());
             if requests.len() == 1 {
-                out.push(apply_one(&*provider, &requests[0]).await);
+                out.push(apply_one(&*provider, &requests[0], seal.as_ref()).await);
                 return NodeIo::Steps(out);
             }
             let mut tasks = tokio::task::JoinSet::new();
             for (i, request) in requests.into_iter().enumerate() {
                 let provider = provider.clone();
-                tasks.spawn(async move { (i, apply_one(&*provider, &request).await) });
+                let seal = seal.clone();
+                tasks.spawn(async move { (i, apply_one(&*provider, &request, seal.as_ref()).await) });
             }
             out.resize_with(tasks.len(), || Err(StepError::Failed("the step's task failed".to_owned())));
             while let Some(joined) = tasks.join_next().await {
@@ -834,13 +837,24 @@ fn id_of(v: &Value) -> Option<&str> {
 }
 
 /// One create or update: the final plan (checked against the reviewed one), then the apply.
-async fn apply_one(provider: &dyn Provider, r: &StepRequest) -> Result<Value, StepError> {
-    let (addr, prior, config) = (&r.addr, r.prior.as_ref(), &r.config);
-    let planned = provider
+async fn apply_one(
+    provider: &dyn Provider,
+    r: &StepRequest,
+    seal: Option<&Seal>,
+) -> Result<Value, StepError> {
+    let (addr, prior) = (&r.addr, r.prior.as_ref());
+    // The same normalisation as at plan time, so that the check below compares like with like.
+    let block = provider.schema().resources.get(addr.type_name()).map(|s| &s.block);
+    let settled = block.map(|b| crate::normalize::settle_config(b, prior, &r.config));
+    let config = settled.as_ref().unwrap_or(&r.config);
+    let mut planned = provider
         .plan(PlanRequest { address: addr, prior_state: prior, config })
         .await
         .map_err(|e| StepError::Failed(e.to_string()))?;
-    if let Some(path) = expand::contradiction(&r.saved_after, &planned.planned_state) {
+    if let Some(block) = block {
+        crate::normalize::settle(block, prior, config, &mut planned);
+    }
+    if let Some(path) = expand::contradiction(&r.saved_after, &planned.planned_state, seal) {
         return Err(StepError::Failed(format!(
             "the planned value of {path} changed since the plan was made; make a new plan and review it"
         )));

@@ -9,6 +9,7 @@ use lanestack_model::{AttrPath, Block, BlockAddress, InstanceKey, ResourceAddres
 use crate::config::{IgnoreChanges, ResourceBlock};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{self, Each, Lookup, Scope};
+use crate::secrets::Seal;
 
 /// The values known so far in a walk: what references resolve to.
 #[derive(Debug, Default)]
@@ -216,22 +217,27 @@ pub(crate) fn block_value(block: &ResourceBlock, instances: Vec<(ResourceAddress
 }
 
 /// Finds the first known value in `saved` that `fresh` contradicts: apply's check that the
-/// final plan matches the reviewed one wherever the reviewed one was known.
-pub(crate) fn contradiction(saved: &Value, fresh: &Value) -> Option<AttrPath> {
-    fn walk(saved: &Value, fresh: &Value, at: &mut AttrPath) -> bool {
+/// final plan matches the reviewed one wherever the reviewed one was known. With a `seal` (a
+/// plan read from a file), the sensitive parts of `saved` are seals, and `fresh` must match
+/// them.
+pub(crate) fn contradiction(saved: &Value, fresh: &Value, seal: Option<&Seal>) -> Option<AttrPath> {
+    fn walk(saved: &Value, fresh: &Value, at: &mut AttrPath, seal: Option<&Seal>) -> bool {
         match (saved, fresh) {
             (Value::Unknown, _) => false,
-            (Value::Sensitive(a), b) | (b, Value::Sensitive(a)) if !matches!(b, Value::Sensitive(_)) => {
-                walk(a, b, at)
+            (Value::Sensitive(sealed), b) if seal.is_some() && Seal::is_seal(sealed) => {
+                !seal.is_some_and(|s| s.matches(sealed, b))
             }
-            (Value::Sensitive(a), Value::Sensitive(b)) => walk(a, b, at),
+            (Value::Sensitive(a), b) | (b, Value::Sensitive(a)) if !matches!(b, Value::Sensitive(_)) => {
+                walk(a, b, at, seal)
+            }
+            (Value::Sensitive(a), Value::Sensitive(b)) => walk(a, b, at, seal),
             (Value::List(a), Value::List(b)) => {
                 if a.len() != b.len() {
                     return true;
                 }
                 for (i, (x, y)) in a.iter().zip(b).enumerate() {
                     at.push(lanestack_model::PathStep::Index(i));
-                    if walk(x, y, at) {
+                    if walk(x, y, at, seal) {
                         return true;
                     }
                     at.pop();
@@ -241,7 +247,7 @@ pub(crate) fn contradiction(saved: &Value, fresh: &Value) -> Option<AttrPath> {
             (Value::Object(a), Value::Object(b)) => {
                 for (k, x) in a {
                     at.push(lanestack_model::PathStep::Attr(k.clone()));
-                    if walk(x, b.get(k).unwrap_or(&Value::Null), at) {
+                    if walk(x, b.get(k).unwrap_or(&Value::Null), at, seal) {
                         return true;
                     }
                     at.pop();
@@ -252,7 +258,7 @@ pub(crate) fn contradiction(saved: &Value, fresh: &Value) -> Option<AttrPath> {
         }
     }
     let mut at = AttrPath::root();
-    walk(saved, fresh, &mut at).then_some(at)
+    walk(saved, fresh, &mut at, seal).then_some(at)
 }
 
 #[cfg(test)]
@@ -263,8 +269,18 @@ mod tests {
     fn unknowns_in_the_saved_plan_accept_anything() {
         let saved = Value::object([("id", Value::Unknown), ("n", Value::from(1))]);
         let fresh = Value::object([("id", Value::from("x")), ("n", Value::from(1))]);
-        assert_eq!(contradiction(&saved, &fresh), None);
+        assert_eq!(contradiction(&saved, &fresh, None), None);
         let wrong = Value::object([("id", Value::from("x")), ("n", Value::from(2))]);
-        assert_eq!(contradiction(&saved, &wrong), Some(AttrPath::attr("n")));
+        assert_eq!(contradiction(&saved, &wrong, None), Some(AttrPath::attr("n")));
+    }
+
+    #[test]
+    fn sealed_parts_must_match_their_seal() {
+        let seal = Seal::new("salt");
+        let saved = Value::object([("pw", Value::from(seal.seal(&Value::from("s1"))).mark_sensitive())]);
+        let same = Value::object([("pw", Value::from("s1"))]);
+        let other = Value::object([("pw", Value::from("s2"))]);
+        assert_eq!(contradiction(&saved, &same, Some(&seal)), None);
+        assert_eq!(contradiction(&saved, &other, Some(&seal)), Some(AttrPath::attr("pw")));
     }
 }

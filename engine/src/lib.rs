@@ -11,7 +11,13 @@
 //! - [`recover`]: resolving steps interrupted by a crash.
 //! - [`state`]: the state snapshot, its journal and the lock.
 //! - [`planfile`]: saved plans on disk.
-//! - [`diff`] and [`render`]: attribute diffs and plan text for people.
+//! - [`diff`] and [`render`]: attribute diffs and plan text for people; [`markdown`]: plans
+//!   for pull-request comments, within a size budget.
+//! - [`normalize`]: the schema's per-attribute normalisation and ownership, applied to
+//!   planned values (no change where only the server's form differs).
+//! - [`structured`]: strings holding JSON or YAML documents, read as values.
+//! - [`secrets`]: redaction of sensitive values ([`secrets::Secrets`]) and the salted seals
+//!   that keep them out of saved plans ([`secrets::Seal`]).
 //!
 //! The engine knows no cloud: it talks to infrastructure only through
 //! [`lanestack_model::Provider`]. It never prints and never reads the environment.
@@ -29,12 +35,16 @@ pub mod eval;
 mod expand;
 pub mod graph;
 pub mod jsonplan;
+pub mod markdown;
+pub mod normalize;
 pub mod plan;
 pub mod planfile;
 pub mod recover;
 pub mod registry;
 pub mod render;
+pub mod secrets;
 pub mod state;
+pub mod structured;
 mod walk;
 
 pub use registry::Providers;

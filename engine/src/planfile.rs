@@ -5,6 +5,12 @@
 //! sensitive paths), and the lineage and serial of the state the plan was made from. The
 //! on-disk types here are separate from the in-memory ones so the format can stay stable while
 //! the code changes.
+//!
+//! Secrets stay out of the file: every known sensitive part of every value is written as a
+//! salted seal ([`crate::secrets::Seal`]), never in clear. A plan read back is marked
+//! [`Plan::sealed`]; before applying it, [`unseal`] puts the secrets back from the same inputs
+//! as the plan (the variables) and from state (the prior values), refusing when one differs
+//! from its seal. The planned values keep their seals: apply checks the final plan against them.
 
 use std::path::{Path, PathBuf};
 
@@ -14,9 +20,10 @@ use lanestack_model::{
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
+use crate::secrets::Seal;
 
 /// The version of the saved plan format written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Why a saved plan could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +66,26 @@ struct EncodedValue {
 }
 
 impl EncodedValue {
-    fn encode(v: &Value) -> EncodedValue {
-        EncodedValue { value: v.to_json(), sensitive: v.sensitive_paths(), unknown: v.unknown_paths() }
+    /// Every known sensitive part becomes its seal (a part that already is one, in a plan read
+    /// from a file, stays as it is); a sensitive part that is partly unknown becomes wholly
+    /// unknown (its known parts may be secret too).
+    fn encode(v: &Value, seal: &Seal) -> EncodedValue {
+        let sensitive = v.sensitive_paths();
+        let mut sealed = v.clone();
+        for path in &sensitive {
+            if let Some(slot) = sealed.get_mut(path) {
+                *slot = if Seal::is_seal(slot) {
+                    slot.unmark()
+                } else if Seal::applies_to(slot) {
+                    Value::String(seal.seal(slot))
+                } else if slot.is_null() {
+                    Value::Null
+                } else {
+                    Value::Unknown
+                };
+            }
+        }
+        EncodedValue { value: sealed.to_json(), sensitive, unknown: sealed.unknown_paths() }
     }
 
     fn decode(&self) -> Value {
@@ -78,9 +103,11 @@ struct Header {
 }
 
 #[derive(Serialize, Deserialize)]
-struct FileV1 {
+struct FileV2 {
     format_version: u32,
     lanestack_version: String,
+    /// The salt of every seal in this file.
+    salt: String,
     mode: String,
     base: Option<BaseV1>,
     dir: PathBuf,
@@ -118,6 +145,8 @@ struct ChangeV1 {
     replace_paths: Vec<AttrPath>,
     dependencies: Vec<String>,
     data_bearing: bool,
+    #[serde(default)]
+    prevent_destroy: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -137,10 +166,16 @@ struct OutputV1 {
 }
 
 /// Serialises a plan to bytes.
+///
+/// Sensitive values are sealed with `plan`'s own seal when it was read from a file (so that a
+/// plan read and written again keeps its seals), else with a fresh random salt.
 pub fn to_bytes(plan: &Plan) -> Vec<u8> {
-    let file = FileV1 {
+    let seal = plan.sealed.clone().unwrap_or_else(Seal::fresh);
+    let enc = |v: &Value| EncodedValue::encode(v, &seal);
+    let file = FileV2 {
         format_version: FORMAT_VERSION,
         lanestack_version: env!("CARGO_PKG_VERSION").to_owned(),
+        salt: seal.salt().to_owned(),
         mode: match plan.mode {
             PlanMode::Normal => "normal",
             PlanMode::Destroy => "destroy",
@@ -150,10 +185,10 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
         dir: plan.dir.clone(),
         cwd: plan.cwd.clone(),
         sources: plan.sources.iter().map(|(p, t)| SourceV1 { path: p.clone(), text: t.clone() }).collect(),
-        variables: plan.variables.iter().map(|(k, v)| (k.clone(), EncodedValue::encode(v))).collect(),
+        variables: plan.variables.iter().map(|(k, v)| (k.clone(), enc(v))).collect(),
         targets: plan.targets.clone(),
         forget: plan.forget.clone(),
-        deposed: plan.deposed.iter().map(|(a, v)| (a.clone(), EncodedValue::encode(v))).collect(),
+        deposed: plan.deposed.iter().map(|(a, v)| (a.clone(), enc(v))).collect(),
         changes: plan
             .changes
             .iter()
@@ -161,11 +196,12 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
                 address: c.change.address.clone(),
                 action: c.change.action,
                 reason: c.change.reason,
-                before: c.change.before.as_ref().map(EncodedValue::encode),
-                after: c.change.after.as_ref().map(EncodedValue::encode),
+                before: c.change.before.as_ref().map(enc),
+                after: c.change.after.as_ref().map(enc),
                 replace_paths: c.change.replace_paths.clone(),
                 dependencies: c.dependencies.iter().map(ToString::to_string).collect(),
                 data_bearing: c.data_bearing,
+                prevent_destroy: c.prevent_destroy,
             })
             .collect(),
         drift: plan
@@ -173,8 +209,8 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
             .iter()
             .map(|d| DriftV1 {
                 address: d.address.clone(),
-                recorded: EncodedValue::encode(&d.recorded),
-                live: d.live.as_ref().map(EncodedValue::encode),
+                recorded: enc(&d.recorded),
+                live: d.live.as_ref().map(enc),
             })
             .collect(),
         outputs: plan
@@ -183,8 +219,8 @@ pub fn to_bytes(plan: &Plan) -> Vec<u8> {
             .map(|o| OutputV1 {
                 name: o.name.clone(),
                 action: o.action,
-                before: o.before.as_ref().map(EncodedValue::encode),
-                after: o.after.as_ref().map(EncodedValue::encode),
+                before: o.before.as_ref().map(enc),
+                after: o.after.as_ref().map(enc),
                 sensitive: o.sensitive,
             })
             .collect(),
@@ -200,7 +236,7 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
     if header.format_version != FORMAT_VERSION {
         return Err(PlanFileError::Version { path: path.to_owned(), found: header.format_version });
     }
-    let file: FileV1 = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let file: FileV2 = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
     let mode = match file.mode.as_str() {
         "normal" => PlanMode::Normal,
         "destroy" => PlanMode::Destroy,
@@ -225,6 +261,7 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
             },
             dependencies,
             data_bearing: c.data_bearing,
+            prevent_destroy: c.prevent_destroy,
         });
     }
     changes.sort_by(|a, b| a.change.address.cmp(&b.change.address));
@@ -259,7 +296,95 @@ pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Plan, PlanFileError> {
         targets: file.targets,
         forget: file.forget,
         deposed: file.deposed.into_iter().map(|(a, v)| (a, v.decode())).collect(),
+        sealed: Some(Seal::new(file.salt)),
     })
+}
+
+/// Why the secrets of a saved plan could not be put back.
+#[derive(Debug, thiserror::Error)]
+pub enum UnsealError {
+    /// A sensitive variable was not given again.
+    #[error(
+        "the saved plan holds the sensitive variable {name:?} only as a salted hash, and no input gives it now"
+    )]
+    MissingVariable {
+        /// The variable.
+        name: String,
+    },
+    /// A sensitive variable was given again, with another value.
+    #[error("the sensitive variable {name:?} is not the value the plan was made with")]
+    VariableChanged {
+        /// The variable.
+        name: String,
+    },
+    /// A sensitive part of a resource's prior value is not what the plan saw.
+    #[error("the sensitive value of {address} at {path} is not the one the plan was made with")]
+    PriorChanged {
+        /// The resource instance.
+        address: ResourceAddress,
+        /// Where in its value.
+        path: AttrPath,
+    },
+}
+
+/// Puts the secrets of a plan read from a file back where apply needs them: the sensitive
+/// parts of the variables from `variables` (resolved from the same inputs as the plan) and of
+/// each change's prior value (and each deposed object) from `state` (the state the plan was made from: check freshness
+/// first). Each must match its seal. The planned values keep their seals (apply checks the
+/// final plan against them); drift and outputs keep theirs (they are only displayed).
+///
+/// Does nothing to a plan made in this process ([`Plan::sealed`] is `None`).
+pub fn unseal(
+    plan: &mut Plan,
+    variables: &std::collections::BTreeMap<String, Value>,
+    state: &crate::state::StateFile,
+) -> Result<(), UnsealError> {
+    let Some(seal) = plan.sealed.clone() else { return Ok(()) };
+    for (name, value) in &mut plan.variables {
+        for path in value.sensitive_paths() {
+            let Some(sealed) = value.get(&path).filter(|p| Seal::is_seal(p)).cloned() else { continue };
+            let fresh =
+                variables.get(name).ok_or_else(|| UnsealError::MissingVariable { name: name.clone() })?;
+            match fresh.get(&path) {
+                Some(secret) if seal.matches(&sealed, secret) => {
+                    value.set(&path, secret.clone().mark_sensitive());
+                }
+                Some(_) | None => return Err(UnsealError::VariableChanged { name: name.clone() }),
+            }
+        }
+    }
+    for c in &mut plan.changes {
+        let address = &c.change.address;
+        let Some(before) = c.change.before.as_mut() else { continue };
+        for path in before.sensitive_paths() {
+            let Some(sealed) = before.get(&path).filter(|p| Seal::is_seal(p)).cloned() else { continue };
+            let recorded = state.resources.get(address).and_then(|r| r.value.get(&path));
+            match recorded {
+                Some(secret) if seal.matches(&sealed, secret) => {
+                    before.set(&path, secret.clone().mark_sensitive());
+                }
+                Some(_) | None => {
+                    return Err(UnsealError::PriorChanged { address: address.clone(), path });
+                }
+            }
+        }
+    }
+    for (address, old) in &mut plan.deposed {
+        for path in old.sensitive_paths() {
+            let Some(sealed) = old.get(&path).filter(|p| Seal::is_seal(p)).cloned() else { continue };
+            let recorded =
+                state.resources.get(address).and_then(|r| r.deposed.as_ref()).and_then(|d| d.get(&path));
+            match recorded {
+                Some(secret) if seal.matches(&sealed, secret) => {
+                    old.set(&path, secret.clone().mark_sensitive());
+                }
+                Some(_) | None => {
+                    return Err(UnsealError::PriorChanged { address: address.clone(), path });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes a plan file atomically (temp file, fsync, rename).
@@ -292,13 +417,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_keep_unknown_and_sensitive_marks() {
+    fn values_keep_unknown_and_sensitive_marks_and_secrets_become_seals() {
+        let seal = Seal::new("salt");
         let v = Value::object([
             ("id", Value::Unknown),
-            ("secret", Value::from("s").mark_sensitive()),
+            ("secret", Value::from("s3cr3t").mark_sensitive()),
+            ("later", Value::object([("a", Value::from("s3cr3t")), ("b", Value::Unknown)]).mark_sensitive()),
             ("n", Value::from(1)),
         ]);
-        assert_eq!(EncodedValue::encode(&v).decode(), v);
+        let encoded = EncodedValue::encode(&v, &seal);
+        assert!(!encoded.value.to_string().contains("s3cr3t"), "{}", encoded.value);
+        let expected = Value::object([
+            ("id", Value::Unknown),
+            ("secret", Value::from(seal.seal(&Value::from("s3cr3t"))).mark_sensitive()),
+            ("later", Value::Unknown.mark_sensitive()),
+            ("n", Value::from(1)),
+        ]);
+        assert_eq!(encoded.decode(), expected);
+        // Written again (a plan read from a file), the seals stay seals.
+        assert_eq!(EncodedValue::encode(&expected, &seal).decode(), expected);
     }
 
     #[test]

@@ -11,12 +11,15 @@ use lanestack_model::{Action, Value};
 
 use crate::diff::{LeafChange, diff};
 use crate::plan::Plan;
+use crate::secrets::Secrets;
 
 /// How to style the text.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Style {
     /// Use ANSI colours.
     pub color: bool,
+    /// Redact sensitive values (the default) or show them.
+    pub secrets: Secrets,
 }
 
 impl Style {
@@ -113,7 +116,9 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         out.push_str("\nChanges to outputs:\n");
         for o in changed_outputs {
             let (symbol, _, color) = describe(o.action);
-            let shown = |v: &Option<Value>| v.as_ref().map(show_value).unwrap_or_default();
+            let shown = |v: &Option<Value>| {
+                v.as_ref().map(|v| show_value(&style.secrets.prepare(v))).unwrap_or_default()
+            };
             let line = match o.action {
                 Action::Create => format!("{} = {}", o.name, shown(&o.after)),
                 Action::Delete => format!("{} = {}", o.name, shown(&o.before)),
@@ -138,7 +143,14 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
 }
 
 fn attribute_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, style: Style) {
-    for c in diff(before, after) {
+    for mut c in diff(before, after) {
+        c.change = match c.change {
+            LeafChange::Added(v) => LeafChange::Added(style.secrets.prepare(&v)),
+            LeafChange::Removed(v) => LeafChange::Removed(style.secrets.prepare(&v)),
+            LeafChange::Changed(a, b) => {
+                LeafChange::Changed(style.secrets.prepare(&a), style.secrets.prepare(&b))
+            }
+        };
         match &c.change {
             LeafChange::Added(v) => {
                 let _ = writeln!(out, "      {} {}: {}", style.paint("32", "+"), c.path, show_value(v));

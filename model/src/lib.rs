@@ -21,5 +21,7 @@ pub use provider::{
     ApplyRequest, BoxFuture, DataRequest, ErrorKind, PlanRequest, PlanResponse, Provider, ProviderError,
     ReadRequest,
 };
-pub use schema::{AttrType, Attribute, Block, Nesting, Presence, ProviderSchema, ResourceSchema};
+pub use schema::{
+    AttrType, Attribute, Block, Nesting, Normalize, Owner, Presence, ProviderSchema, ResourceSchema,
+};
 pub use value::Value;

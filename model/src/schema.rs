@@ -144,6 +144,38 @@ pub enum Presence {
     OptionalComputed,
 }
 
+/// How two values of an attribute are compared: values that normalise to the same thing are
+/// the same, and the engine shows no change between them (the server's form is kept). Defaults
+/// that the server fills in are not a normalisation: declare them [`Presence::OptionalComputed`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Normalize {
+    /// Compared as they are (the default).
+    #[default]
+    None,
+    /// A string holding a JSON document: whitespace and key order do not matter.
+    Json,
+    /// A string holding a YAML document: formatting, key order and quoting do not matter.
+    Yaml,
+    /// A string compared without regard to case (Azure resource ids, regions).
+    CaseInsensitive,
+    /// A list whose order does not matter (set semantics).
+    Set,
+}
+
+/// Who decides an attribute's value once the object exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Owner {
+    /// The stack: a difference from the configuration is a change to make (the default).
+    #[default]
+    User,
+    /// The server, unless the stack sets it: when the stack leaves it unset, whatever the
+    /// server holds is kept and never shown as a change.
+    Server,
+    /// The stack at creation only; afterwards something else owns it (a node count that an
+    /// autoscaler changes): later differences are neither changes nor replacements.
+    InitialOnly,
+}
+
 /// One attribute of a resource type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
@@ -157,11 +189,33 @@ pub struct Attribute {
     pub sensitive: bool,
     /// One sentence for `--help`-style docs and diagnostics.
     pub description: String,
+    /// How values are compared (top-level attributes only).
+    pub normalize: Normalize,
+    /// Who owns the value once the object exists (top-level attributes only).
+    pub owner: Owner,
 }
 
 impl Attribute {
     fn new(ty: AttrType, presence: Presence) -> Attribute {
-        Attribute { ty, presence, force_new: false, sensitive: false, description: String::new() }
+        Attribute {
+            ty,
+            presence,
+            force_new: false,
+            sensitive: false,
+            description: String::new(),
+            normalize: Normalize::None,
+            owner: Owner::User,
+        }
+    }
+    /// Sets how values are compared.
+    pub fn normalize(mut self, normalize: Normalize) -> Attribute {
+        self.normalize = normalize;
+        self
+    }
+    /// Sets who owns the value once the object exists.
+    pub fn owned_by(mut self, owner: Owner) -> Attribute {
+        self.owner = owner;
+        self
     }
     /// A required attribute.
     pub fn required(ty: AttrType) -> Attribute {

@@ -1,6 +1,9 @@
-//! Sensitive values never reach the terminal: a canary secret is planted through `--var` into
-//! `examples/files` (its `api_token`, written through `sensitive_content`, plus a sensitive
-//! output added for this test), and every command's stdout and stderr is searched for it.
+//! Sensitive values never reach the terminal nor a file: a canary secret is planted into
+//! `examples/files` (its `api_token` variable, through `--var`, `LANESTACK_VAR_api_token` or a
+//! var file, written through the file's `sensitive_content` like a Kubernetes Secret's data, plus
+//! a sensitive output added for this test), and every command's stdout and stderr, every error
+//! message and every saved plan file is searched for it. The CLI has no verbosity levels: what
+//! a command prints is all it logs.
 
 use crate::support::{Run, Stack};
 
@@ -21,22 +24,56 @@ fn assert_no_canary(run: &Run) {
     }
 }
 
-#[test]
-fn a_sensitive_variable_never_appears_in_any_output() {
+/// Asserts that no file in the stack's copy but state (which must hold the secret to apply it,
+/// as Terraform's does) and the rendered file itself contains the canary.
+#[track_caller]
+fn assert_no_canary_in_files(stack: &Stack) {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read a directory").flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if name == ".lanestack" || name == "out" {
+                continue;
+            }
+            if path.is_dir() { walk(&path, out) } else { out.push(path) }
+        }
+    }
+    let mut files = Vec::new();
+    walk(stack.root(), &mut files);
+    assert!(files.iter().any(|f| f.extension().is_some_and(|e| e == "plan")), "no plan file to check");
+    for file in files {
+        let bytes = std::fs::read(&file).expect("read a file");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(CANARY), "{} holds the secret", file.display());
+    }
+}
+
+fn stack_with_canary_output() -> Stack {
     let stack = Stack::example("files");
     let mut main = stack.read("main.hcl");
     main.push_str(SENSITIVE_OUTPUT);
     stack.write("main.hcl", &main);
+    stack
+}
+
+#[test]
+fn a_sensitive_variable_never_appears_in_any_output() {
+    let stack = stack_with_canary_output();
     let var = format!("api_token={CANARY}");
     let var = var.as_str();
 
     // Each command with its expected exit code: failures print too, and must not leak either.
-    let commands: [(&[&str], i32); 20] = [
+    let commands: [(&[&str], i32); 25] = [
         (&["validate"], 0),
         (&["plan", "--var", var], 0),
         (&["plan", "--var", var, "--out", "secret.plan"], 0),
         (&["show", "secret.plan"], 0),
         (&["show", "secret.plan", "--format", "json"], 0),
+        (&["show", "secret.plan", "--format", "markdown"], 0),
+        (&["show", "secret.plan", "--format", "markdown", "--max-chars", "300"], 0),
+        (&["plan", "--var", var, "--json"], 0),
+        (&["plan", "--var", var, "--json", "--out", "json.plan"], 0),
+        (&["apply", "secret.plan", "--var", "api_token=a-different-value"], 1),
         (&["apply", "--var", var], 1),
         (&["apply", "--auto-approve", "--var", var], 0),
         (&["apply", "secret.plan"], 1),
@@ -58,6 +95,48 @@ fn a_sensitive_variable_never_appears_in_any_output() {
         run.code(code);
         assert_no_canary(&run);
     }
+    assert_no_canary_in_files(&stack);
+}
+
+/// A saved plan holds the secret only as a salted hash, yet applies: the secret is given again
+/// from the same inputs as the plan (here the environment and a var file), checked against the
+/// hash, and reaches the file it belongs in. A different value is refused without being echoed.
+#[test]
+fn a_saved_plan_applies_with_the_secret_given_again_and_refuses_another() {
+    let mut stack = stack_with_canary_output();
+    stack.set_env("LANESTACK_VAR_api_token", CANARY);
+    stack.run(&["plan", "--out", "env.plan"]).ok();
+    assert_no_canary_in_files(&stack);
+    stack.run(&["show", "env.plan"]).ok().stdout_has("+ sensitive_content: (sensitive)");
+
+    let other = Stack::example("files");
+    other.write("main.hcl", &stack.read("main.hcl"));
+    other.write("secret.lsvars", &format!("api_token = \"{CANARY}\"\n"));
+    other.run(&["plan", "--var-file", "secret.lsvars", "--out", "file.plan"]).ok();
+    // Without the var file the default token is resolved instead: not what was planned.
+    let refused = other.run(&["apply", "file.plan"]);
+    refused.code(1).stderr_has("api_token").stderr_has("is not the value the plan was made with");
+    assert_no_canary(&refused);
+    let applied = other.run(&["apply", "file.plan", "--var-file", "secret.lsvars"]);
+    applied.ok();
+    assert_no_canary(&applied);
+    assert_eq!(other.read("out/credentials.env"), format!("API_TOKEN={CANARY}\n"));
+
+    let applied = stack.run(&["apply", "env.plan"]);
+    applied.ok();
+    assert_eq!(stack.read("out/credentials.env"), format!("API_TOKEN={CANARY}\n"));
+}
+
+#[test]
+fn show_sensitive_is_refused_in_ci_unless_forced() {
+    let mut stack = stack_with_canary_output();
+    let var = format!("api_token={CANARY}");
+    stack.run(&["plan", "--var", &var, "--show-sensitive"]).ok().stdout_has(CANARY);
+    stack.set_env("CI", "true");
+    let refused = stack.run(&["plan", "--var", &var, "--show-sensitive"]);
+    refused.code(1).stderr_has("refusing --show-sensitive in CI");
+    assert_no_canary(&refused);
+    stack.run(&["plan", "--var", &var, "--json", "--force-show-sensitive"]).ok().stdout_has(CANARY);
 }
 
 /// The negative test above proves something only if the canary really flows into state and

@@ -1,8 +1,8 @@
 //! Running the real `lanestack` binary on a temporary copy of a stack.
 //!
 //! Every run is a child process with `NO_COLOR=1`, stdin from `/dev/null` (so there is never a
-//! terminal to ask on), no inherited `LANESTACK_*` variables, and the stack's copy as working
-//! directory, so that the default `.` arguments name it.
+//! terminal to ask on), no inherited `LANESTACK_*` or `CI` variables, and the stack's copy as
+//! working directory, so that the default `.` arguments name it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -150,9 +150,10 @@ impl Stack {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1");
-        // A developer's own inputs must not leak into the tests.
+        // A developer's own inputs must not leak into the tests, nor CI's `CI=true` (which
+        // changes what --show-sensitive does): tests that need it set it.
         for (name, _) in std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))) {
-            if name.starts_with("LANESTACK_") {
+            if name.starts_with("LANESTACK_") || name == "CI" {
                 cmd.env_remove(name);
             }
         }

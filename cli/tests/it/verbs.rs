@@ -70,9 +70,38 @@ fn plan_detailed_exitcode_is_2_with_changes_and_0_after_apply() {
     let stack = Stack::example("hello");
     stack.run(&["plan", "--detailed-exitcode"]).code(2).stdout_has(HELLO_PLAN_LINE);
     stack.run(&["apply", "--auto-approve"]).ok();
-    stack.run(&["plan", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+    let unchanged = stack.run(&["plan", "--detailed-exitcode"]);
+    unchanged.ok();
+    assert_eq!(unchanged.stdout_lines(), ["No changes. The infrastructure matches the stack."]);
     // Without the flag, changes are still a success.
     stack.run(&["plan", "--var", "environment=prod"]).ok().stdout_has("to change");
+}
+
+/// Drift that the plan does not act on (here ignored with `ignore_changes`) is shown, but is no
+/// change: `--detailed-exitcode` stays 0.
+#[test]
+fn plan_detailed_exitcode_is_0_for_drift_the_plan_does_not_act_on() {
+    let stack = Stack::from_hcl(
+        r#"
+resource "lanestack_file" "notes" {
+  path    = "notes.txt"
+  content = "as written\n"
+  lifecycle {
+    ignore_changes = [content]
+  }
+}
+"#,
+    );
+    stack.run(&["apply", "--auto-approve"]).ok();
+    stack.write("notes.txt", "edited by hand\n");
+    let run = stack.run(&["plan", "--detailed-exitcode"]);
+    run.ok().stdout_has("changed outside lanestack").stdout_has("No changes.");
+    // The same drift acted on is a change.
+    stack.write(
+        "main.hcl",
+        &stack.read("main.hcl").replace("ignore_changes = [content]", "ignore_changes = []"),
+    );
+    stack.run(&["plan", "--detailed-exitcode"]).code(2);
 }
 
 #[test]
@@ -100,6 +129,34 @@ fn plan_out_writes_a_file_that_show_renders_as_text_and_json() {
     for change in changes {
         assert_eq!(change["change"]["actions"], serde_json::json!(["create"]), "{change}");
     }
+}
+
+#[test]
+fn plan_json_prints_one_document_in_terraform_shape_even_with_out() {
+    let stack = Stack::example("hello");
+    let run = stack.run(&["plan", "--json", "--out", "saved.plan"]);
+    run.ok();
+    let json: serde_json::Value =
+        serde_json::from_str(&run.stdout).expect("plan --json prints one JSON document");
+    assert_eq!(json["format_version"], "1.0");
+    assert_eq!(json["resource_changes"].as_array().map(Vec::len), Some(HELLO_ADDRESSES.len()));
+    assert!(stack.path("saved.plan").is_file());
+}
+
+#[test]
+fn show_markdown_has_the_marker_of_its_stack_and_fits_its_budget() {
+    let stack = Stack::example("hello");
+    stack.run(&["plan", "--out", "saved.plan"]).ok();
+    let name = stack.root().canonicalize().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+    let run = stack.run(&["show", "saved.plan", "--format", "markdown"]);
+    run.ok()
+        .stdout_has(&format!("<!-- lanestack-plan stack={name} -->"))
+        .stdout_has("**Plan: 7 to add, 0 to change, 0 to replace, 0 to destroy.**")
+        .stdout_has("<details><summary><b>create</b> <code>lanestack_data.derived</code></summary>");
+    let small = stack.run(&["show", "saved.plan", "--format", "markdown", "--max-chars", "700"]);
+    small.ok().stdout_has("lanestack show saved.plan");
+    assert!(small.stdout.chars().count() <= 700, "{}", small.stdout);
+    stack.run(&["show", "--format", "markdown"]).code(1).stderr_has("give the plan file");
 }
 
 /// The value `plan` shows for `lanestack_data.base`'s `input.name`, which follows

@@ -60,6 +60,9 @@ pub struct PlannedChange {
     pub dependencies: Vec<BlockAddress>,
     /// The provider marks the type as holding data (volumes, claims, registries).
     pub data_bearing: bool,
+    /// The resource block has `lifecycle { prevent_destroy = true }`: plan reviews flag every
+    /// change to it (a delete or replace of it is an error, so only updates reach a plan).
+    pub prevent_destroy: bool,
 }
 
 /// The state a plan was made from.
@@ -102,6 +105,10 @@ pub struct Plan {
     /// Old objects left by create-before-destroy replacements whose delete failed or was
     /// interrupted (state's deposed objects): apply deletes them first.
     pub deposed: Vec<(ResourceAddress, Value)>,
+    /// `None` for a plan made in this process, whose sensitive parts hold the real values.
+    /// `Some` for a plan read from a file: every known sensitive part of its values is then a
+    /// seal (`sha256:...`), not the secret; see [`crate::planfile::unseal`].
+    pub sealed: Option<crate::secrets::Seal>,
 }
 
 /// How many resources each kind of action touches.

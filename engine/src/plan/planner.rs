@@ -122,8 +122,20 @@ pub async fn plan(
     let mut drift = Vec::new();
     for (addr, live) in &refreshed {
         let Some(recorded) = state.resources.get(addr) else { continue };
-        if live.as_ref().map(Value::unmark) != Some(recorded.value.unmark()) {
-            drift.push(Drift { address: addr.clone(), recorded: recorded.value.clone(), live: live.clone() });
+        // A live value that differs only in the server's form (normalisation) is no drift.
+        let same = |live: &Value| {
+            providers.resource_schema(addr.type_name(), false).is_some_and(|s| {
+                crate::normalize::equivalent(&s.block, &recorded.value.unmark(), &live.unmark())
+            })
+        };
+        if !live.as_ref().is_some_and(same)
+            && live.as_ref().map(Value::unmark) != Some(recorded.value.unmark())
+        {
+            let live = live.as_ref().map(|live| match providers.resource_schema(addr.type_name(), false) {
+                Some(s) => crate::normalize::drift_view(&s.block, &recorded.value, live),
+                None => live.clone(),
+            });
+            drift.push(Drift { address: addr.clone(), recorded: recorded.value.clone(), live });
         }
     }
     drift.sort_by(|a, b| a.address.cmp(&b.address));
@@ -145,6 +157,7 @@ pub async fn plan(
             .iter()
             .filter_map(|(addr, rs)| rs.deposed.clone().map(|d| (addr.clone(), d)))
             .collect(),
+        sealed: None,
     };
     Ok((plan, diags))
 }
@@ -298,9 +311,17 @@ struct Decided {
 /// object: what a replacement will look like is what a create would (computed attributes
 /// unknown), whatever the reason for replacing.
 async fn plan_instance(provider: &dyn Provider, r: &Request) -> Result<Decided, ProviderError> {
-    let response = provider
-        .plan(PlanRequest { address: &r.addr, prior_state: r.prior.as_ref(), config: &r.config })
+    let block = provider.schema().resources.get(r.addr.type_name()).map(|s| &s.block);
+    let config = match block {
+        Some(block) => crate::normalize::settle_config(block, r.prior.as_ref(), &r.config),
+        None => r.config.clone(),
+    };
+    let mut response = provider
+        .plan(PlanRequest { address: &r.addr, prior_state: r.prior.as_ref(), config: &config })
         .await?;
+    if let Some(block) = block {
+        crate::normalize::settle(block, r.prior.as_ref(), &config, &mut response);
+    }
     let (action, reason) = decide(&Facts {
         prior: r.prior.as_ref(),
         was_recorded: r.was_recorded,
@@ -545,6 +566,7 @@ impl Planner<'_> {
                 },
                 dependencies: dependencies.clone(),
                 data_bearing,
+                prevent_destroy: block.lifecycle.prevent_destroy,
             });
         }
         self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
@@ -625,6 +647,7 @@ impl Planner<'_> {
                 },
                 dependencies: rs.dependencies.clone(),
                 data_bearing,
+                prevent_destroy: block.is_some_and(|b| b.lifecycle.prevent_destroy),
             });
         }
     }

@@ -20,6 +20,7 @@
 pub mod journal;
 pub mod lock;
 mod random_id;
+pub(crate) use random_id::new_uuid;
 pub mod snapshot;
 
 pub use journal::{

@@ -104,7 +104,8 @@ pub struct FakeProvider {
 }
 
 /// The schema of `fake_thing`: `name` (string, required, forces replacement), `size` (number,
-/// optional), `tags` (map of strings, optional) and a computed `id`.
+/// optional), `tags` (map of strings, optional), `secret` (sensitive string, optional) and a
+/// computed `id`.
 pub fn thing_schema() -> ResourceSchema {
     ResourceSchema::new(
         "A thing in the fake cloud.",
@@ -112,6 +113,7 @@ pub fn thing_schema() -> ResourceSchema {
             .attr("name", Attribute::required(AttrType::String).force_new())
             .attr("size", Attribute::optional(AttrType::Number))
             .attr("tags", Attribute::optional(AttrType::Map(Box::new(AttrType::String))))
+            .attr("secret", Attribute::optional(AttrType::String).sensitive())
             .attr("id", Attribute::computed(AttrType::String)),
     )
 }
@@ -125,6 +127,35 @@ impl FakeProvider {
     /// `fake_`).
     pub fn new(schema: ProviderSchema) -> FakeProvider {
         FakeProvider { schema, inner: Mutex::new(Inner::default()) }
+    }
+
+    /// A fake with the types of a realistic plan review: `fake_thing` ([`thing_schema`]); a
+    /// data-bearing `fake_volume` (`name` forces replacement, `size`); and `fake_config`, whose
+    /// `document` holds JSON, `manifest` YAML, `script` long text and `rules` a list of objects.
+    pub fn for_review() -> FakeProvider {
+        let mut schema = ProviderSchema::default();
+        schema.resources.insert("fake_thing".to_owned(), thing_schema());
+        let mut volume = ResourceSchema::new(
+            "A volume that holds data.",
+            Block::new()
+                .attr("name", Attribute::required(AttrType::String).force_new())
+                .attr("size", Attribute::required(AttrType::Number))
+                .attr("id", Attribute::computed(AttrType::String)),
+        );
+        volume.data_bearing = true;
+        schema.resources.insert("fake_volume".to_owned(), volume);
+        let config = ResourceSchema::new(
+            "Configuration documents.",
+            Block::new()
+                .attr("name", Attribute::required(AttrType::String).force_new())
+                .attr("document", Attribute::optional(AttrType::String))
+                .attr("manifest", Attribute::optional(AttrType::String))
+                .attr("script", Attribute::optional(AttrType::String))
+                .attr("rules", Attribute::optional(AttrType::Any))
+                .attr("id", Attribute::computed(AttrType::String)),
+        );
+        schema.resources.insert("fake_config".to_owned(), config);
+        FakeProvider::new(schema)
     }
 
     /// A fake with the one resource type `fake_thing` ([`thing_schema`]).
@@ -409,6 +440,32 @@ impl FakeProvider {
         self.injected(address, FailWhen::After)?;
         Ok(new_state)
     }
+}
+
+/// The schema of `fake_cluster`, whose attributes declare normalisation and ownership: `name`
+/// (forces replacement), `region` (case-insensitive, forces replacement), `policy` (JSON),
+/// `manifest` (YAML), `zones` (a set), `node_count` (initial only: an autoscaler owns it),
+/// `etag` (server-owned unless set) and a computed `id`.
+pub fn cluster_schema() -> ResourceSchema {
+    use lanestack_model::{Normalize, Owner};
+    ResourceSchema::new(
+        "A cluster whose server rewrites values.",
+        Block::new()
+            .attr("name", Attribute::required(AttrType::String).force_new())
+            .attr(
+                "region",
+                Attribute::required(AttrType::String).force_new().normalize(Normalize::CaseInsensitive),
+            )
+            .attr("policy", Attribute::optional(AttrType::String).normalize(Normalize::Json))
+            .attr("manifest", Attribute::optional(AttrType::String).normalize(Normalize::Yaml))
+            .attr(
+                "zones",
+                Attribute::optional(AttrType::List(Box::new(AttrType::String))).normalize(Normalize::Set),
+            )
+            .attr("node_count", Attribute::optional(AttrType::Number).owned_by(Owner::InitialOnly))
+            .attr("etag", Attribute::optional(AttrType::String).owned_by(Owner::Server))
+            .attr("id", Attribute::computed(AttrType::String)),
+    )
 }
 
 /// The `id` attribute of a state, when it is a known string.

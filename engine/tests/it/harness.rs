@@ -23,7 +23,12 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(stack: &str) -> Harness {
-        let fake = Arc::new(FakeProvider::with_thing());
+        Harness::with_fake(FakeProvider::with_thing(), stack)
+    }
+
+    /// A harness around a given fake.
+    pub fn with_fake(fake: FakeProvider, stack: &str) -> Harness {
+        let fake = Arc::new(fake);
         let providers = Providers::new().with(fake.clone());
         let h = Harness { dir: tempfile::tempdir().unwrap(), fake, providers };
         h.write(stack);

@@ -1,8 +1,8 @@
 //! Resource lifecycles through plan and apply, against the strict fake provider.
 
-use lanestack_engine::plan::{PlanMode, PlanOptions};
+use lanestack_engine::plan::{Plan, PlanMode, PlanOptions};
 use lanestack_engine::{planfile, render};
-use lanestack_model::{Action, ActionReason, ErrorKind, Value};
+use lanestack_model::{Action, ActionReason, AttrPath, ErrorKind, Value};
 
 use crate::fake::CallKind;
 use crate::harness::{Harness, actions, attr};
@@ -445,6 +445,67 @@ fn interrupted_create_is_recovered_from_the_journal() {
     });
 }
 
+const SECRET: &str = "canary-engine-7d1c-do-not-save";
+
+fn with_secret(size: u32) -> String {
+    format!(
+        r#"
+resource "fake_thing" "db" {{
+  name   = "db"
+  size   = {size}
+  secret = "{SECRET}"
+}}
+"#
+    )
+}
+
+#[test]
+fn a_saved_plan_holds_secrets_only_as_seals_and_applies_after_unsealing() {
+    rt().block_on(async {
+        let h = Harness::new(&with_secret(1));
+        h.apply().await;
+        h.write(&with_secret(2));
+        let plan = h.plan().await;
+        assert_eq!(actions(&plan), [("fake_thing.db".to_owned(), Action::Update)]);
+        let bytes = planfile::to_bytes(&plan);
+        // The stack's own text is saved as it is (a secret written in it is in version control
+        // anyway); every value derived from it is sealed.
+        let mut file: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(file["sources"].to_string().contains(SECRET));
+        file["sources"] = serde_json::Value::Null;
+        assert!(!file.to_string().contains(SECRET), "the plan file holds the secret: {file}");
+        let mut back = planfile::from_bytes(std::path::Path::new("p"), &bytes).unwrap();
+        // Shown from the file, the update is the same as shown from memory.
+        assert_eq!(
+            render::plan_text(&back, Default::default()),
+            render::plan_text(&plan, Default::default())
+        );
+        planfile::unseal(&mut back, &Default::default(), &h.state()).unwrap();
+        let report = h.apply_plan(&back).await.unwrap();
+        assert!(report.succeeded(), "{report:?}");
+        let live = h.fake.cloud_get("fake_thing.db").unwrap();
+        assert_eq!(live.get(&AttrPath::attr("secret")), Some(&Value::from(SECRET)));
+        assert_eq!(live.get(&AttrPath::attr("size")), Some(&Value::from(2)));
+    });
+}
+
+#[test]
+fn unsealing_refuses_a_secret_that_changed_behind_the_plan() {
+    rt().block_on(async {
+        let h = Harness::new(&with_secret(1));
+        h.apply().await;
+        assert!(h.fake.cloud_set("fake_thing.db", "secret", Value::from("rotated")));
+        h.write(&with_secret(2));
+        let plan = h.plan().await;
+        let mut back = planfile::from_bytes(std::path::Path::new("p"), &planfile::to_bytes(&plan)).unwrap();
+        let err = planfile::unseal(&mut back, &Default::default(), &h.state()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the sensitive value of fake_thing.db at secret is not the one the plan was made with"
+        );
+    });
+}
+
 #[test]
 fn saved_plan_round_trips_and_stale_plans_are_refused() {
     rt().block_on(async {
@@ -452,7 +513,8 @@ fn saved_plan_round_trips_and_stale_plans_are_refused() {
         let plan = h.plan().await;
         let bytes = planfile::to_bytes(&plan);
         let back = planfile::from_bytes(std::path::Path::new("p"), &bytes).unwrap();
-        assert_eq!(back, plan);
+        assert!(back.sealed.is_some(), "a plan read from a file is sealed");
+        assert_eq!(Plan { sealed: None, ..back.clone() }, plan);
         // Someone else applies first.
         h.apply().await;
         let err = h.apply_plan(&back).await.unwrap_err();
