@@ -2,8 +2,8 @@
 //! `examples/files` (its `api_token` variable, through `--var`, `LANESTACK_VAR_api_token` or a
 //! var file, written through the file's `sensitive_content` like a Kubernetes Secret's data, plus
 //! a sensitive output added for this test), and every command's stdout and stderr, every error
-//! message and every saved plan file is searched for it. The CLI has no verbosity levels: what
-//! a command prints is all it logs.
+//! message and every saved plan file is searched for it, at the default verbosity and with
+//! every log level on (`-vvv`).
 
 use crate::support::{Run, Stack};
 
@@ -58,6 +58,15 @@ fn stack_with_canary_output() -> Stack {
 
 #[test]
 fn a_sensitive_variable_never_appears_in_any_output() {
+    every_command_keeps_the_secret(&[]);
+}
+
+#[test]
+fn a_sensitive_variable_never_appears_in_any_log() {
+    every_command_keeps_the_secret(&["-vvv"]);
+}
+
+fn every_command_keeps_the_secret(flags: &[&str]) {
     let stack = stack_with_canary_output();
     let var = format!("api_token={CANARY}");
     let var = var.as_str();
@@ -91,7 +100,8 @@ fn a_sensitive_variable_never_appears_in_any_output() {
         (&["destroy", "--auto-approve", "--var", var], 0),
     ];
     for (args, code) in commands {
-        let run = stack.run(args);
+        let args: Vec<&str> = flags.iter().chain(args).copied().collect();
+        let run = stack.run(&args);
         run.code(code);
         assert_no_canary(&run);
     }
