@@ -1,0 +1,3 @@
+//! One module per subcommand, named after it.
+
+pub mod eval;

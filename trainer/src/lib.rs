@@ -1,0 +1,14 @@
+//! lanestack-trainer: SCNN lane detection on TuSimple, the workload lanestack exists to run.
+//!
+//! This crate knows nothing about lanestack's engine; a stack runs it as an image like any other
+//! job. The modules, in the order data flows through them:
+//!
+//! - [`tusimple`]: the TuSimple JSON-lines format ([`tusimple::LabelLine`],
+//!   [`tusimple::PredictionLine`]), read and written with errors that name file and line.
+//! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
+//!
+//! The library never prints and never reads the environment; the binary (`src/main.rs` and
+//! `src/cmd/`) does, in one place.
+
+pub mod metric;
+pub mod tusimple;
