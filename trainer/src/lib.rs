@@ -5,10 +5,13 @@
 //!
 //! - [`tusimple`]: the TuSimple JSON-lines format ([`tusimple::LabelLine`],
 //!   [`tusimple::PredictionLine`]), read and written with errors that name file and line.
+//! - [`postprocess`]: from per-lane probability maps and existence to lanes
+//!   ([`postprocess::DetectedLane`]).
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
 //! `src/cmd/`) does, in one place.
 
 pub mod metric;
+pub mod postprocess;
 pub mod tusimple;
