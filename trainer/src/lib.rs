@@ -7,6 +7,8 @@
 //!   [`tusimple::PredictionLine`]), read and written with errors that name file and line.
 //! - [`postprocess`]: from per-lane probability maps and existence to lanes
 //!   ([`postprocess::DetectedLane`]).
+//! - [`synth`]: a synthetic TuSimple-format data set drawn from a road model
+//!   ([`synth::scene::Scene`]) whose geometry is known exactly; [`rng`] makes it reproducible.
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
@@ -14,4 +16,6 @@
 
 pub mod metric;
 pub mod postprocess;
+pub mod rng;
+pub mod synth;
 pub mod tusimple;

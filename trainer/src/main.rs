@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Write a synthetic TuSimple-format data set.
+    Synth(cmd::synth::SynthArgs),
     /// Score predictions against ground truth with the official TuSimple metric.
     Eval(cmd::eval::EvalArgs),
 }
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Synth(args) => cmd::synth::run(args),
         Command::Eval(args) => cmd::eval::run(args),
     };
     match result {

@@ -1,3 +1,4 @@
 //! One module per subcommand, named after it.
 
 pub mod eval;
+pub mod synth;

@@ -4,3 +4,4 @@
 
 mod eval;
 mod support;
+mod synth;
