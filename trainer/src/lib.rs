@@ -9,13 +9,17 @@
 //!   ([`postprocess::DetectedLane`]).
 //! - [`synth`]: a synthetic TuSimple-format data set drawn from a road model
 //!   ([`synth::scene::Scene`]) whose geometry is known exactly; [`rng`] makes it reproducible.
+//! - [`segmentation`]: a label line to a 720x1280 lane-id map and existence flags
+//!   ([`segmentation::SegLabel`]); [`label_cache`] keeps them on disk beside the data.
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
 //! `src/cmd/`) does, in one place.
 
+pub mod label_cache;
 pub mod metric;
 pub mod postprocess;
 pub mod rng;
+pub mod segmentation;
 pub mod synth;
 pub mod tusimple;
