@@ -11,6 +11,8 @@
 //!   ([`synth::scene::Scene`]) whose geometry is known exactly; [`rng`] makes it reproducible.
 //! - [`segmentation`]: a label line to a 720x1280 lane-id map and existence flags
 //!   ([`segmentation::SegLabel`]); [`label_cache`] keeps them on disk beside the data.
+//! - [`transform`]: resize, rotate and normalise a frame and its label together into plain
+//!   arrays ([`transform::Sample`]).
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
@@ -22,4 +24,5 @@ pub mod postprocess;
 pub mod rng;
 pub mod segmentation;
 pub mod synth;
+pub mod transform;
 pub mod tusimple;
