@@ -13,15 +13,22 @@
 //!   ([`segmentation::SegLabel`]); [`label_cache`] keeps them on disk beside the data.
 //! - [`transform`]: resize, rotate and normalise a frame and its label together into plain
 //!   arrays ([`transform::Sample`]).
+//! - [`dataset`]: a set on disk ([`dataset::FrameSet`]): frames, cached targets, transforms.
+//! - [`sampler`]: each rank's disjoint, seeded share of each epoch ([`sampler::EpochPlan`]).
+//! - [`loader`]: batches loaded by worker threads, in a deterministic order
+//!   ([`loader::Loader`]).
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
 //! `src/cmd/`) does, in one place.
 
+pub mod dataset;
 pub mod label_cache;
+pub mod loader;
 pub mod metric;
 pub mod postprocess;
 pub mod rng;
+pub mod sampler;
 pub mod segmentation;
 pub mod synth;
 pub mod transform;

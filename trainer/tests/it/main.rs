@@ -3,5 +3,6 @@
 //! The library's own unit tests cover the logic; these prove the subcommands are wired up.
 
 mod eval;
+mod loading;
 mod support;
 mod synth;
