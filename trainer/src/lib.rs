@@ -19,9 +19,13 @@
 //!   ([`loader::Loader`]).
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
+//! [`config`] resolves the seed's environment interface (USE_WORKERS, BATCH_SIZE, ...) and
+//! flags into a [`config::TrainConfig`].
+//!
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
 //! `src/cmd/`) does, in one place.
 
+pub mod config;
 pub mod dataset;
 pub mod label_cache;
 pub mod loader;
