@@ -1,0 +1,4 @@
+//! One module per subcommand, named after it.
+
+pub mod eval;
+pub mod synth;

@@ -1,0 +1,51 @@
+//! The `lanestack-trainer` command line: the only place that reads the environment or talks to
+//! the terminal. Each subcommand lives in its own module under `cmd/`, named after the operation,
+//! and is a thin wrapper around the library.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// SCNN lane detection on TuSimple: synthetic data and the official metric.
+#[derive(Parser, Debug)]
+#[command(name = "lanestack-trainer", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a synthetic TuSimple-format data set.
+    Synth(cmd::synth::SynthArgs),
+    /// Score predictions against ground truth with the official TuSimple metric.
+    Eval(cmd::eval::EvalArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Synth(args) => cmd::synth::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(1),
+        Err(e) => {
+            let mut message = format!("error: {e}");
+            for cause in e.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `lanestack-trainer` binary: each runs the real executable as a child
+//! process on files in a temporary directory and checks its exit code and what it printed.
+//! The library's own unit tests cover the logic; these prove the subcommands are wired up.
+
+mod eval;
+mod loading;
+mod support;
+mod synth;
