@@ -615,11 +615,6 @@ impl Planner<'_> {
                     (Some(_), None) => ActionReason::DeleteBecauseNoResourceConfig,
                 }
             };
-            // In a normal plan, a block that failed to plan keeps its instances: never delete
-            // what we could not evaluate.
-            if self.opts.mode == PlanMode::Normal && block.is_some() && self.diags.has_errors() {
-                continue;
-            }
             if let Some(block) = block
                 && block.lifecycle.prevent_destroy
             {
