@@ -13,6 +13,7 @@ use lanestack_engine::state::StepKind;
 use lanestack_engine::{planfile, render};
 
 use crate::Reported;
+use crate::emulator::Target;
 use crate::plan::{PlanFlags, cancel_on_interrupt, make_plan, recover_in_flight};
 use crate::stack::{self, Ready};
 use crate::ui::Ui;
@@ -45,7 +46,7 @@ pub struct DestroyArgs {
 
 pub async fn run(args: ApplyArgs, ui: &Ui) -> anyhow::Result<u8> {
     if args.target.is_file() {
-        return apply_saved(&args.target, args.flags.parallelism, ui).await;
+        return apply_saved(&args.target, &args.flags, ui).await;
     }
     plan_and_apply(&args.target, PlanMode::Normal, args.auto_approve, &args.flags, ui).await
 }
@@ -61,7 +62,8 @@ async fn plan_and_apply(
     flags: &PlanFlags,
     ui: &Ui,
 ) -> anyhow::Result<u8> {
-    let ready = stack::load(dir, &flags.vars, ui)?;
+    let target = Target::start(flags.emulator, dir).await?;
+    let ready = stack::load(dir, &flags.vars, &target.injection, ui)?;
     let (_lock, mut store) =
         stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
     let cancel = cancel_on_interrupt();
@@ -93,7 +95,7 @@ async fn plan_and_apply(
 }
 
 /// Applies a saved plan: exactly what was reviewed, or nothing if the state moved on.
-async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result<u8> {
+async fn apply_saved(path: &Path, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<u8> {
     let plan = planfile::read(path)?;
     // Relative paths in the stack (its directory, files it reads and writes) resolve against
     // the directory the plan was made in: apply there, wherever this command was started.
@@ -101,7 +103,8 @@ async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result
         format!("the plan was made in {}, which this machine does not have", plan.cwd.display())
     })?;
     let loaded = config::load_sources(plan.dir.clone(), plan.sources.clone());
-    let (stack, graph, providers) = stack::check(loaded, ui)?;
+    let target = Target::start(flags.emulator, &plan.dir).await?;
+    let (stack, graph, providers) = stack::check(loaded, &target.injection, ui)?;
     let cwd = std::env::current_dir().context("could not read the working directory")?;
     let ready = Ready { stack, graph, variables: plan.variables.clone(), providers, cwd };
     let (_lock, mut store) = stack::open_state(&plan.dir, "apply")?;
@@ -113,7 +116,7 @@ async fn apply_saved(path: &Path, parallelism: usize, ui: &Ui) -> anyhow::Result
         return Err(Reported.into());
     }
     let cancel = cancel_on_interrupt();
-    let report = execute(&ready, &plan, &mut store, parallelism, &cancel, ui).await?;
+    let report = execute(&ready, &plan, &mut store, flags.parallelism, &cancel, ui).await?;
     summarize(&plan, &report, ui)
 }
 

@@ -39,6 +39,21 @@ pub use config::{Bucket, EmulatorConfig, Faults, Latency, Throttling};
 pub use kinds::TIB;
 pub use log::LogEntry;
 
+/// The service principal and subscription that the CLI's embedded emulator expects and gives
+/// the azure provider (`lanestack plan --emulator`), and that `lanestack emulator serve`
+/// prints. They are not secrets: the emulator listens on loopback only.
+pub mod principal {
+    /// The Entra ID tenant.
+    pub const TENANT_ID: &str = "00000000-0000-0000-0000-00000000e1a7";
+    /// The service principal's application (client) id.
+    pub const CLIENT_ID: &str = "lanestack-emulator";
+    /// The service principal's secret, the only one the token endpoint accepts when the
+    /// emulator is configured with it.
+    pub const CLIENT_SECRET: &str = "lanestack-emulator-secret";
+    /// The subscription stacks use when they name none.
+    pub const SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-000000000000";
+}
+
 /// A running emulator. Dropping it stops the server.
 pub struct Emulator {
     addr: SocketAddr,

@@ -5,6 +5,7 @@
 //! the verbs are wired up, that exit codes and messages are what scripts and people rely on, and
 //! that secrets never reach the terminal.
 
+mod emulator;
 mod flags;
 mod golden;
 mod lock;

@@ -1,7 +1,7 @@
 //! Running the real `lanestack` binary on a temporary copy of a stack.
 //!
 //! Every run is a child process with `NO_COLOR=1`, stdin from `/dev/null` (so there is never a
-//! terminal to ask on), no inherited `LANESTACK_*` variables, and the stack's copy as working
+//! terminal to ask on), no inherited `LANESTACK_*` or `AZURE_*` variables, and the stack's copy as working
 //! directory, so that the default `.` arguments name it.
 
 use std::path::{Path, PathBuf};
@@ -152,7 +152,7 @@ impl Stack {
             .env("NO_COLOR", "1");
         // A developer's own inputs must not leak into the tests.
         for (name, _) in std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))) {
-            if name.starts_with("LANESTACK_") {
+            if name.starts_with("LANESTACK_") || name.starts_with("AZURE_") {
                 cmd.env_remove(name);
             }
         }

@@ -75,17 +75,26 @@ impl AzureProvider {
     pub fn with_retry(retry: RetryPolicy) -> AzureProvider {
         let mut schema = ProviderSchema {
             provider: Block::new()
-                .attr("subscription_id", Attribute::required(AttrType::String).describe("The subscription."))
-                .attr("tenant_id", Attribute::required(AttrType::String).describe("The Entra ID tenant."))
+                .attr(
+                    "subscription_id",
+                    Attribute::optional(AttrType::String)
+                        .describe("The subscription (the CLI fills it from AZURE_SUBSCRIPTION_ID when unset)."),
+                )
+                .attr(
+                    "tenant_id",
+                    Attribute::optional(AttrType::String)
+                        .describe("The Entra ID tenant (the CLI fills it from AZURE_TENANT_ID when unset)."),
+                )
                 .attr(
                     "client_id",
-                    Attribute::required(AttrType::String).describe("The service principal's id."),
+                    Attribute::optional(AttrType::String)
+                        .describe("The service principal's id (the CLI fills it from AZURE_CLIENT_ID when unset)."),
                 )
                 .attr(
                     "client_secret",
-                    Attribute::required(AttrType::String)
-                        .sensitive()
-                        .describe("The service principal's secret."),
+                    Attribute::optional(AttrType::String).sensitive().describe(
+                        "The service principal's secret (the CLI fills it from AZURE_CLIENT_SECRET when unset).",
+                    ),
                 )
                 .attr(
                     "endpoint",
@@ -95,7 +104,7 @@ impl AzureProvider {
                 .attr(
                     "authority_host",
                     Attribute::optional(AttrType::String)
-                        .describe("The Entra ID authority; default login.microsoftonline.com."),
+                        .describe("The Entra ID authority; default login.microsoftonline.com (AZURE_AUTHORITY_HOST)."),
                 ),
             ..ProviderSchema::default()
         };
@@ -229,7 +238,10 @@ impl Provider for AzureProvider {
             let get = |n: &str| str_attr(&config, n).filter(|s| !s.is_empty()).map(str::to_owned);
             let need = |n: &str| {
                 get(n).ok_or_else(|| {
-                    ProviderError::new(ErrorKind::Invalid, format!("the azure provider needs {n}"))
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("the azure provider needs {n}: set it in the provider \"azure\" block"),
+                    )
                 })
             };
             let subscription = need("subscription_id")?;
