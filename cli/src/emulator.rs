@@ -40,6 +40,7 @@ fn config(data_dir: Option<PathBuf>) -> EmulatorConfig {
     EmulatorConfig {
         data_dir,
         client_secret: Some(principal::CLIENT_SECRET.to_owned()),
+        federated_token: Some(principal::FEDERATED_TOKEN.to_owned()),
         ..EmulatorConfig::default()
     }
 }
@@ -70,11 +71,12 @@ async fn serve(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
          \n    tenant_id       = \"{tenant}\"\
          \n    client_id       = \"{client}\"\
          \n    client_secret   = \"{secret}\"\
-         \n  }}\n\nPress Ctrl-C to stop.",
+         \n  }}\n         \nor, for workload identity, a federated token file holding \"{federated}\".         \n\nPress Ctrl-C to stop.",
         tenant = principal::TENANT_ID,
         sub = principal::SUBSCRIPTION_ID,
         client = principal::CLIENT_ID,
         secret = principal::CLIENT_SECRET,
+        federated = principal::FEDERATED_TOKEN,
     ))?;
     tokio::signal::ctrl_c().await.context("could not wait for Ctrl-C")?;
     emulator.stop();

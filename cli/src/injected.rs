@@ -89,6 +89,7 @@ pub fn azure_from_env() -> Layers {
         ("tenant_id", "AZURE_TENANT_ID"),
         ("client_id", "AZURE_CLIENT_ID"),
         ("client_secret", "AZURE_CLIENT_SECRET"),
+        ("federated_token_file", "AZURE_FEDERATED_TOKEN_FILE"),
         ("authority_host", "AZURE_AUTHORITY_HOST"),
     ] {
         if let Ok(value) = std::env::var(var)

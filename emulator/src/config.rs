@@ -25,6 +25,9 @@ pub struct EmulatorConfig {
     pub lro_retry_after_secs: u64,
     /// The client secret the token endpoint accepts; `None` accepts any non-empty secret.
     pub client_secret: Option<String>,
+    /// The federated token (client assertion) the token endpoint accepts instead of a
+    /// secret; `None` accepts any non-empty assertion.
+    pub federated_token: Option<String>,
     /// The largest page a list returns before it adds a `nextLink`.
     pub page_size: usize,
 }
@@ -39,6 +42,7 @@ impl Default for EmulatorConfig {
             lro_polls: 1,
             lro_retry_after_secs: 1,
             client_secret: None,
+            federated_token: None,
             page_size: 100,
         }
     }

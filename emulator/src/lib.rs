@@ -50,6 +50,9 @@ pub mod principal {
     /// The service principal's secret, the only one the token endpoint accepts when the
     /// emulator is configured with it.
     pub const CLIENT_SECRET: &str = "lanestack-emulator-secret";
+    /// The federated token (workload identity's client assertion) the token endpoint accepts
+    /// in place of the secret when the emulator is configured with it.
+    pub const FEDERATED_TOKEN: &str = "lanestack-emulator-federated-token";
     /// The subscription stacks use when they name none.
     pub const SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-000000000000";
 }

@@ -369,14 +369,35 @@ fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         );
     }
-    let secret = field("client_secret");
-    let accepted = match &shared.config.client_secret {
-        Some(expected) => secret == expected,
-        None => !secret.is_empty(),
-    };
-    if !accepted {
-        return aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+    let assertion = field("client_assertion");
+    if !assertion.is_empty() {
+        // Workload identity: a federated token in place of the secret.
+        if field("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+            return aad_error(
+                400,
+                "invalid_request",
+                "AADSTS700024: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            );
+        }
+        let accepted = shared.config.federated_token.as_deref().is_none_or(|t| t == assertion);
+        if !accepted {
+            return aad_error(
+                401,
+                "invalid_client",
+                "AADSTS700213: No matching federated identity record found for presented assertion.",
+            )
             .note("unauthorized");
+        }
+    } else {
+        let secret = field("client_secret");
+        let accepted = match &shared.config.client_secret {
+            Some(expected) => secret == expected,
+            None => !secret.is_empty(),
+        };
+        if !accepted {
+            return aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+                .note("unauthorized");
+        }
     }
     let token = {
         let mut rng = lock(&shared.faults);

@@ -108,3 +108,25 @@ fn emulator_serve_with_credentials_from_the_environment() {
     stack.run(&["plan", "--detailed-exitcode"]).ok().stdout_has("No changes.");
     assert!(stack.path("cloud/arm.json").is_file());
 }
+
+#[test]
+fn workload_identity_from_a_federated_token_file() {
+    let mut stack = Stack::example("azure-network");
+    let served = serve(&stack.path("cloud"));
+    stack.write(
+        "provider.hcl",
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  authority_host = \"{e}\"\n}}\n",
+            e = served.endpoint
+        ),
+    );
+    stack.write("token", "lanestack-emulator-federated-token\n");
+    stack.set_env("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555");
+    stack.set_env("AZURE_TENANT_ID", "tenant");
+    stack.set_env("AZURE_CLIENT_ID", "workload");
+    stack.set_env("AZURE_FEDERATED_TOKEN_FILE", &stack.path("token").display().to_string());
+    stack.run(&["apply", "--auto-approve"]).ok().stdout_has("9 added");
+    // A rotated token that the cloud no longer trusts is refused.
+    stack.write("token", "expired");
+    stack.run(&["destroy", "--auto-approve"]).code(1);
+}

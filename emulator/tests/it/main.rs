@@ -117,6 +117,21 @@ fn tokens_and_api_version_are_required() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 401);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+        // Workload identity: a federated token as client assertion, instead of the secret.
+        let config = EmulatorConfig { federated_token: Some("fed".into()), ..EmulatorConfig::default() };
+        let strict = Emulator::start(config).await.unwrap();
+        let assertion = |token: &str| {
+            format!(
+                "grant_type=client_credentials&client_id=app&client_assertion_type=\
+                 urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={token}"
+            )
+        };
+        let url = format!("{}/t/oauth2/v2.0/token", strict.endpoint());
+        let r = c.http.post(&url).body(assertion("forged")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        let r = c.http.post(&url).body(assertion("fed")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.json::<Value>().await.unwrap()["access_token"].is_string());
     });
 }
 

@@ -3,9 +3,10 @@
 //!
 //! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
 //! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
-//! owning it lets tests set every delay to milliseconds. The credential is a plain client
-//! secret; `azure_identity`'s chain (CLI login, managed and workload identity) can replace
-//! [`Credentials`] later without touching the resource modules.
+//! owning it lets tests set every delay to milliseconds. The credential is a service principal
+//! with a client secret, or with a federated token (workload identity: a file Kubernetes
+//! rotates, sent as a client assertion). `azure_identity`'s chain (CLI login, managed identity)
+//! can replace [`Credentials`] later without touching the resource modules.
 
 use std::time::{Duration, Instant};
 
@@ -66,10 +67,20 @@ pub struct Credentials {
     pub tenant_id: String,
     /// The application (client) id.
     pub client_id: String,
-    /// The client secret. Never printed.
-    pub client_secret: String,
+    /// How the service principal proves who it is. Never printed.
+    pub proof: Proof,
     /// The authority, e.g. `https://login.microsoftonline.com`.
     pub authority_host: String,
+}
+
+/// How a service principal proves who it is.
+#[derive(Clone)]
+pub enum Proof {
+    /// A client secret.
+    Secret(String),
+    /// A file holding a federated token (workload identity), read again for every token
+    /// request because its owner rotates it.
+    FederatedTokenFile(std::path::PathBuf),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -191,12 +202,26 @@ impl ArmClient {
         let c = &self.credentials;
         let url = format!("{}/{}/oauth2/v2.0/token", c.authority_host.trim_end_matches('/'), c.tenant_id);
         let scope = format!("{}/.default", self.endpoint);
-        let body = form_encode(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", &scope),
-        ]);
+        let mut pairs = vec![("grant_type", "client_credentials"), ("client_id", c.client_id.as_str())];
+        let assertion;
+        match &c.proof {
+            Proof::Secret(secret) => pairs.push(("client_secret", secret)),
+            Proof::FederatedTokenFile(path) => {
+                assertion = std::fs::read_to_string(path).map_err(|e| ArmError {
+                    kind: ErrorKind::Unauthorized,
+                    status: None,
+                    code: None,
+                    message: format!("could not read the federated token file {}: {e}", path.display()),
+                })?;
+                pairs.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                pairs.push(("client_assertion", assertion.trim()));
+            }
+        }
+        pairs.push(("scope", &scope));
+        let body = form_encode(&pairs);
         let mut attempt = 0;
         let reply = loop {
             let sent = self

@@ -29,7 +29,7 @@ use lanestack_model::{
     PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceAddress, Value,
 };
 
-use crate::client::{ArmClient, Credentials, RetryPolicy};
+use crate::client::{ArmClient, Credentials, Proof, RetryPolicy};
 use crate::normalize::{attr, equivalent, str_attr};
 use crate::types::{Type, Update};
 
@@ -94,6 +94,13 @@ impl AzureProvider {
                     "client_secret",
                     Attribute::optional(AttrType::String).sensitive().describe(
                         "The service principal's secret (the CLI fills it from AZURE_CLIENT_SECRET when unset).",
+                    ),
+                )
+                .attr(
+                    "federated_token_file",
+                    Attribute::optional(AttrType::String).describe(
+                        "A file holding a federated token (workload identity), used instead of client_secret \
+                         (the CLI fills it from AZURE_FEDERATED_TOKEN_FILE when unset).",
                     ),
                 )
                 .attr(
@@ -248,7 +255,16 @@ impl Provider for AzureProvider {
             let credentials = Credentials {
                 tenant_id: need("tenant_id")?,
                 client_id: need("client_id")?,
-                client_secret: need("client_secret")?,
+                proof: match (get("client_secret"), get("federated_token_file")) {
+                    (Some(secret), _) => Proof::Secret(secret),
+                    (None, Some(file)) => Proof::FederatedTokenFile(file.into()),
+                    (None, None) => {
+                        return Err(ProviderError::new(
+                            ErrorKind::Invalid,
+                            "the azure provider needs client_secret or federated_token_file: set one in the provider \"azure\" block",
+                        ));
+                    }
+                },
                 authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
             };
             let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
