@@ -13,6 +13,9 @@ pub struct EmulatorConfig {
     /// Where the emulator keeps its objects (`arm.json`) and its request log
     /// (`requests.jsonl`); `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
+    /// Serve HTTPS, with a CA generated at start (written to the data directory as `ca.pem`),
+    /// as ARM does; `false` serves plain HTTP, for curl and debugging.
+    pub https: bool,
     /// Simulated latency.
     pub latency: Latency,
     /// ARM's per-subscription request budgets; `None` turns throttling off.
@@ -36,6 +39,7 @@ impl Default for EmulatorConfig {
     fn default() -> EmulatorConfig {
         EmulatorConfig {
             data_dir: None,
+            https: false,
             latency: Latency::default(),
             throttling: Some(Throttling::arm()),
             faults: Faults::default(),

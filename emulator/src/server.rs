@@ -24,6 +24,8 @@ use crate::throttle::{Access, Take, Throttle};
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
+    /// `https` or `http`, for the URLs the emulator hands out.
+    pub(crate) scheme: &'static str,
     pub(crate) cloud: Mutex<Cloud>,
     throttle: Mutex<Throttle>,
     faults: Mutex<Rng>,
@@ -56,6 +58,7 @@ impl Shared {
         }
         Ok(Shared {
             faults: Mutex::new(Rng::new(config.faults.seed ^ 0x5eed)),
+            scheme: if config.https { "https" } else { "http" },
             config,
             cloud: Mutex::new(cloud),
             throttle: Mutex::new(Throttle::default()),
@@ -148,7 +151,7 @@ pub(crate) async fn handle(
         method: method.clone(),
         path: path.clone(),
         query: parse_query(&query),
-        base: format!("http://{host}"),
+        base: format!("{}://{host}", shared.scheme),
         auth,
         if_match,
         if_none_match,
@@ -649,17 +652,33 @@ fn operation(shared: &Shared, ctx: &Ctx, op_id: &str, result: bool) -> Reply {
 }
 
 /// Serves connections from `listener` until the task is aborted.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => {
+                    let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    // A failed handshake (a client that does not trust the CA) ends only
+                    // this connection.
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }

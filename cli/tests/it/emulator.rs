@@ -59,10 +59,11 @@ impl Drop for Served {
     }
 }
 
-fn serve(data: &std::path::Path) -> Served {
+fn serve(data: &std::path::Path, extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanestack"))
         .args(["emulator", "serve", "--port", "0", "--data"])
         .arg(data)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -83,12 +84,16 @@ fn serve(data: &std::path::Path) -> Served {
 #[test]
 fn emulator_serve_with_credentials_from_the_environment() {
     let mut stack = Stack::example("azure-network");
-    let served = serve(&stack.path("cloud"));
-    // The endpoint as a user would write it for another cloud; the service principal from the
-    // environment, as Azure's tools read it.
+    let served = serve(&stack.path("cloud"), &[]);
+    assert!(served.endpoint.starts_with("https://"));
+    // The endpoint and CA as a user would write them for a private cloud; the service principal
+    // from the environment, as Azure's tools read it.
     stack.write(
         "provider.hcl",
-        &format!("provider \"azure\" {{\n  endpoint = \"{e}\"\n}}\n", e = served.endpoint),
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  ca_certificate_file = \"cloud/ca.pem\"\n}}\n",
+            e = served.endpoint
+        ),
     );
     stack.set_env("AZURE_AUTHORITY_HOST", &served.endpoint);
     stack.set_env("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555");
@@ -112,7 +117,8 @@ fn emulator_serve_with_credentials_from_the_environment() {
 #[test]
 fn workload_identity_from_a_federated_token_file() {
     let mut stack = Stack::example("azure-network");
-    let served = serve(&stack.path("cloud"));
+    let served = serve(&stack.path("cloud"), &["--http"]);
+    assert!(served.endpoint.starts_with("http://"), "--http serves plain HTTP");
     stack.write(
         "provider.hcl",
         &format!(
@@ -129,4 +135,19 @@ fn workload_identity_from_a_federated_token_file() {
     // A rotated token that the cloud no longer trusts is refused.
     stack.write("token", "expired");
     stack.run(&["destroy", "--auto-approve"]).code(1);
+}
+
+#[test]
+fn a_client_that_does_not_trust_the_emulators_ca_is_refused() {
+    let stack = Stack::example("azure-network");
+    let served = serve(&stack.path("cloud"), &[]);
+    stack.write(
+        "provider.hcl",
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  authority_host = \"{e}\"\n  subscription_id = \"s\"\n  tenant_id = \"t\"\n  client_id = \"c\"\n  client_secret = \"lanestack-emulator-secret\"\n}}\n",
+            e = served.endpoint
+        ),
+    );
+    let run = stack.run(&["apply", "--auto-approve"]);
+    run.code(1).stdout_has("certificate is not trusted");
 }

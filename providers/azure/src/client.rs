@@ -168,20 +168,30 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 impl ArmClient {
-    /// A client of `endpoint` (e.g. `https://management.azure.com`).
-    pub fn new(endpoint: &str, credentials: Credentials, retry: RetryPolicy) -> Result<ArmClient, ArmError> {
+    /// A client of `endpoint` (e.g. `https://management.azure.com`). With `ca_pem` (PEM
+    /// certificates), the client trusts those CAs only, for both ARM and the authority.
+    pub fn new(
+        endpoint: &str,
+        credentials: Credentials,
+        retry: RetryPolicy,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<ArmClient, ArmError> {
         // rustls on ring, chosen once per process; a second install is refused and harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let failed =
+            |message: String| ArmError { kind: ErrorKind::Failed, status: None, code: None, message };
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ArmError {
-                kind: ErrorKind::Failed,
-                status: None,
-                code: None,
-                message: format!("could not build the HTTP client: {e}"),
-            })?;
+            .connect_timeout(Duration::from_secs(30));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| failed(format!("could not read the CA certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(failed("the CA certificate file holds no PEM certificate".to_owned()));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder.build().map_err(|e| failed(format!("could not build the HTTP client: {e}")))?;
         Ok(ArmClient {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -234,6 +244,9 @@ impl ArmClient {
             match sent {
                 Ok(r) if r.status().is_server_error() && attempt < self.retry.max_retries => {}
                 Ok(r) => break r,
+                Err(e) if is_certificate_error(&e) => {
+                    return Err(untrusted(&url, &e));
+                }
                 Err(_) if attempt < self.retry.max_retries => {}
                 Err(e) => {
                     return Err(ArmError {
@@ -316,6 +329,7 @@ impl ArmClient {
                     }
                     Err(reply)
                 }
+                Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
             if attempt >= self.retry.max_retries {
@@ -517,6 +531,47 @@ fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> Ar
         ),
         code,
     }
+}
+
+/// Whether a failed request failed on the server's certificate: retrying cannot help.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io_wraps_rustls(io)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether an IO error wraps a TLS error, perhaps inside other IO errors (hyper nests them, and
+/// `io::Error::source` skips the wrapped error itself).
+fn io_wraps_rustls(io: &std::io::Error) -> bool {
+    match io.get_ref() {
+        None => false,
+        Some(inner) => {
+            inner.downcast_ref::<rustls::Error>().is_some()
+                || inner.downcast_ref::<std::io::Error>().is_some_and(io_wraps_rustls)
+        }
+    }
+}
+
+fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
+    let mut message =
+        format!("could not reach {}: the server's certificate is not trusted", strip_query(url));
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        message.push_str(&format!(": {err}"));
+        source = err.source();
+    }
+    message.push_str(" (set ca_certificate_file to the CA that signed it)");
+    ArmError { kind: ErrorKind::Invalid, status: None, code: None, message }
 }
 
 fn strip_query(url: &str) -> &str {

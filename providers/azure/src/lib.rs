@@ -104,6 +104,13 @@ impl AzureProvider {
                     ),
                 )
                 .attr(
+                    "ca_certificate_file",
+                    Attribute::optional(AttrType::String).describe(
+                        "A PEM file of the CAs to trust instead of the system's, for the endpoint and the \
+                         authority (a private cloud, a proxy, or the emulator under --emulator).",
+                    ),
+                )
+                .attr(
                     "endpoint",
                     Attribute::optional(AttrType::String)
                         .describe("The resource manager URL; default management.azure.com."),
@@ -268,7 +275,16 @@ impl Provider for AzureProvider {
                 authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
             };
             let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
-            let client = ArmClient::new(&endpoint, credentials, self.retry)?;
+            let ca = match get("ca_certificate_file") {
+                None => None,
+                Some(file) => Some(std::fs::read(&file).map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("could not read ca_certificate_file {file}: {e}"),
+                    )
+                })?),
+            };
+            let client = ArmClient::new(&endpoint, credentials, self.retry, ca.as_deref())?;
             *self.configured.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
                 Some(Arc::new(Configured { subscription, client }));
             Ok(())
