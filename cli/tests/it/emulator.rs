@@ -151,3 +151,11 @@ fn a_client_that_does_not_trust_the_emulators_ca_is_refused() {
     let run = stack.run(&["apply", "--auto-approve"]);
     run.code(1).stdout_has("certificate is not trusted");
 }
+
+#[test]
+fn a_plan_saved_under_emulator_is_applied_under_emulator() {
+    let stack = Stack::example("azure-network");
+    stack.run(&["plan", "--emulator", "--out", "net.plan"]).ok().stdout_has(NETWORK_PLAN_LINE);
+    stack.run(&["apply", "--emulator", "net.plan"]).ok().stdout_has("9 added");
+    stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+}
