@@ -15,6 +15,7 @@ use lanestack_engine::state::StepKind;
 use lanestack_engine::{planfile, render};
 
 use crate::Reported;
+use crate::emulator::Target;
 use crate::plan::{PlanFlags, cancel_on_interrupt, make_plan, recover_in_flight};
 use crate::stack::{self, Ready};
 use crate::ui::Ui;
@@ -63,7 +64,8 @@ async fn plan_and_apply(
     flags: &PlanFlags,
     ui: &Ui,
 ) -> anyhow::Result<u8> {
-    let ready = stack::load(dir, &flags.vars, ui)?;
+    let target = Target::start(flags.emulator, dir).await?;
+    let ready = stack::load(dir, &flags.vars, &target.injection, ui)?;
     let (_lock, mut store) =
         stack::open_state(dir, if mode == PlanMode::Destroy { "destroy" } else { "apply" })?;
     let cancel = cancel_on_interrupt();
@@ -100,7 +102,6 @@ async fn plan_and_apply(
 /// the same inputs as the plan (`--var`, var files, `LANESTACK_VAR_*`) and must match, and the
 /// sensitive parts of prior values come from state.
 async fn apply_saved(path: &Path, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<u8> {
-    let parallelism = flags.parallelism;
     let mut plan = planfile::read(path)?;
     // Var files named on this command line are relative to where it was started.
     let mut vars = flags.vars.clone();
@@ -112,7 +113,8 @@ async fn apply_saved(path: &Path, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<
         format!("the plan was made in {}, which this machine does not have", plan.cwd.display())
     })?;
     let loaded = config::load_sources(plan.dir.clone(), plan.sources.clone());
-    let (stack, graph, providers) = stack::check(loaded, ui)?;
+    let target = Target::start(flags.emulator, &plan.dir).await?;
+    let (stack, graph, providers) = stack::check(loaded, &target.injection, ui)?;
     let cwd = std::env::current_dir().context("could not read the working directory")?;
     let sealed_vars = plan.variables.values().any(|v| v.contains_sensitive());
     let fresh_vars =
@@ -155,7 +157,7 @@ async fn apply_saved(path: &Path, flags: &PlanFlags, ui: &Ui) -> anyhow::Result<
         return Err(Reported.into());
     }
     let cancel = cancel_on_interrupt();
-    let report = execute(&ready, &plan, &mut store, parallelism, &cancel, ui).await?;
+    let report = execute(&ready, &plan, &mut store, flags.parallelism, &cancel, ui).await?;
     summarize(&plan, &report, ui)
 }
 

@@ -4,6 +4,7 @@ use clap::Args;
 use lanestack_engine::config;
 
 use crate::DirArg;
+use crate::injected::Injection;
 use crate::stack;
 use crate::ui::Ui;
 
@@ -15,7 +16,7 @@ pub struct GraphArgs {
 }
 
 pub fn run(args: GraphArgs, ui: &Ui) -> anyhow::Result<u8> {
-    let (_stack, graph, _providers) = stack::check(config::load_dir(&args.dir.dir), ui)?;
+    let (_stack, graph, _providers) = stack::check(config::load_dir(&args.dir.dir), &Injection::none(), ui)?;
     ui.out(&graph.to_dot())?;
     Ok(0)
 }

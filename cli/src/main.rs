@@ -5,7 +5,9 @@
 //! wrapper around the engine.
 
 mod apply;
+mod emulator;
 mod graph;
+mod injected;
 mod inputs;
 mod output;
 mod plan;
@@ -56,6 +58,9 @@ enum Command {
     State(state::StateCommand),
     /// Remove a lock left behind by a run that died.
     ForceUnlock(unlock::ForceUnlockArgs),
+    /// Run the local cloud emulator (Azure Resource Manager and Entra ID's token endpoint).
+    #[command(subcommand)]
+    Emulator(emulator::EmulatorCommand),
 }
 
 /// The stack directory argument shared by most commands.
@@ -122,5 +127,6 @@ async fn run(command: Command, ui: &ui::Ui) -> anyhow::Result<u8> {
         Command::Output(args) => output::run(args, ui),
         Command::State(cmd) => state::run(cmd, ui),
         Command::ForceUnlock(args) => unlock::run(args, ui),
+        Command::Emulator(cmd) => emulator::run(cmd, ui).await,
     }
 }

@@ -11,6 +11,7 @@ use lanestack_engine::state::StateStore;
 use lanestack_engine::{jsonplan, planfile, recover, render};
 use lanestack_model::ResourceAddress;
 
+use crate::emulator::Target;
 use crate::inputs::VarArgs;
 use crate::secrets::SecretArgs;
 use crate::stack::{self, Ready};
@@ -29,6 +30,10 @@ pub struct PlanFlags {
     /// Replace this resource even if nothing changed (repeatable).
     #[arg(long = "replace", value_name = "ADDRESS")]
     pub replace: Vec<ResourceAddress>,
+    /// Run against the local cloud emulator started in this process, its data kept under
+    /// `<stack>/.lanestack/emulator/`, instead of the real clouds.
+    #[arg(long)]
+    pub emulator: bool,
     /// How many provider operations may run at once.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub parallelism: usize,
@@ -62,7 +67,8 @@ pub struct PlanArgs {
 pub async fn run(args: PlanArgs, ui: &Ui) -> anyhow::Result<u8> {
     let dir = args.dir.dir;
     let secrets = args.secrets.secrets(ui)?;
-    let ready = stack::load(&dir, &args.flags.vars, ui)?;
+    let target = Target::start(args.flags.emulator, &dir).await?;
+    let ready = stack::load(&dir, &args.flags.vars, &target.injection, ui)?;
     let (_lock, mut store) = stack::open_state(&dir, "plan")?;
     let mode = if args.destroy { PlanMode::Destroy } else { PlanMode::Normal };
     let cancel = cancel_on_interrupt();

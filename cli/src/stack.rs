@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use lanestack_azure::AzureProvider;
 use lanestack_builtin::BuiltinProvider;
 use lanestack_engine::Providers;
 use lanestack_engine::config::{self, Loaded, Stack};
@@ -15,6 +16,7 @@ use lanestack_engine::state::{LockGuard, StateFile, StateStore, lock};
 use lanestack_model::Value;
 
 use crate::Reported;
+use crate::injected::Injection;
 use crate::inputs::{self, VarArgs};
 use crate::ui::Ui;
 
@@ -27,15 +29,17 @@ pub struct Ready {
     pub cwd: PathBuf,
 }
 
-/// The providers this build knows, for a stack in `dir`.
-pub fn providers(dir: &Path) -> Providers {
-    Providers::new().with(Arc::new(BuiltinProvider::new(dir.to_path_buf())))
+/// The providers this build knows, for a stack in `dir`, with `injection`'s configuration.
+pub fn providers(dir: &Path, injection: &Injection) -> Providers {
+    Providers::new()
+        .with(injection.wrap(Arc::new(BuiltinProvider::new(dir.to_path_buf()))))
+        .with(injection.wrap(Arc::new(AzureProvider::new())))
 }
 
 /// Checks a loaded stack: schemas and the graph. Prints every diagnostic; errors are `Reported`.
-pub fn check(loaded: Loaded, ui: &Ui) -> anyhow::Result<(Stack, DepGraph, Providers)> {
+pub fn check(loaded: Loaded, injection: &Injection, ui: &Ui) -> anyhow::Result<(Stack, DepGraph, Providers)> {
     let Loaded { stack, mut diagnostics } = loaded;
-    let providers = providers(&stack.dir);
+    let providers = providers(&stack.dir, injection);
     let (graph, graph_diags) = DepGraph::build(&stack);
     // Items with errors are left out of the stack, so checking the rest still reports real
     // problems: every diagnostic of a stack is shown at once.
@@ -49,8 +53,8 @@ pub fn check(loaded: Loaded, ui: &Ui) -> anyhow::Result<(Stack, DepGraph, Provid
 }
 
 /// Loads a stack directory and resolves its variables.
-pub fn load(dir: &Path, vars: &VarArgs, ui: &Ui) -> anyhow::Result<Ready> {
-    let (stack, graph, providers) = check(config::load_dir(dir), ui)?;
+pub fn load(dir: &Path, vars: &VarArgs, injection: &Injection, ui: &Ui) -> anyhow::Result<Ready> {
+    let (stack, graph, providers) = check(config::load_dir(dir), injection, ui)?;
     let variables = resolve(&stack, dir, vars, ui)?;
     let cwd = std::env::current_dir().context("could not read the working directory")?;
     Ok(Ready { stack, graph, variables, providers, cwd })

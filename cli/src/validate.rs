@@ -4,6 +4,7 @@ use clap::Args;
 use lanestack_engine::config;
 
 use crate::DirArg;
+use crate::injected::Injection;
 use crate::stack;
 use crate::ui::Ui;
 
@@ -15,7 +16,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: ValidateArgs, ui: &Ui) -> anyhow::Result<u8> {
-    let (stack, _graph, _providers) = stack::check(config::load_dir(&args.dir.dir), ui)?;
+    let (stack, _graph, _providers) = stack::check(config::load_dir(&args.dir.dir), &Injection::none(), ui)?;
     ui.line(&format!(
         "Success! The stack is valid: {} resources, {} variables, {} outputs.",
         stack.resources.len(),

@@ -13,6 +13,9 @@ pub struct EmulatorConfig {
     /// Where the emulator keeps its objects (`arm.json`) and its request log
     /// (`requests.jsonl`); `None` keeps everything in memory.
     pub data_dir: Option<PathBuf>,
+    /// Serve HTTPS, with a CA generated at start (written to the data directory as `ca.pem`),
+    /// as ARM does; `false` serves plain HTTP, for curl and debugging.
+    pub https: bool,
     /// Simulated latency.
     pub latency: Latency,
     /// ARM's per-subscription request budgets; `None` turns throttling off.
@@ -25,6 +28,9 @@ pub struct EmulatorConfig {
     pub lro_retry_after_secs: u64,
     /// The client secret the token endpoint accepts; `None` accepts any non-empty secret.
     pub client_secret: Option<String>,
+    /// The federated token (client assertion) the token endpoint accepts instead of a
+    /// secret; `None` accepts any non-empty assertion.
+    pub federated_token: Option<String>,
     /// The largest page a list returns before it adds a `nextLink`.
     pub page_size: usize,
 }
@@ -33,12 +39,14 @@ impl Default for EmulatorConfig {
     fn default() -> EmulatorConfig {
         EmulatorConfig {
             data_dir: None,
+            https: false,
             latency: Latency::default(),
             throttling: Some(Throttling::arm()),
             faults: Faults::default(),
             lro_polls: 1,
             lro_retry_after_secs: 1,
             client_secret: None,
+            federated_token: None,
             page_size: 100,
         }
     }

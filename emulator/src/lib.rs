@@ -17,6 +17,9 @@
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
 //! per-type shapes and rules), `server` (HTTP, auth, throttling, faults), [`config`].
 //!
+//! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module
+//! `tls`), and plain HTTP otherwise.
+//!
 //! Design decision: hyper directly, no web framework. ARM's routing is a handful of path shapes
 //! matched case-insensitively, which a framework's router would not do for us, and hyper is
 //! already in the build through reqwest.
@@ -30,8 +33,10 @@ mod net;
 mod rng;
 mod server;
 mod throttle;
+mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use arm::{ArmError, Kind, normalize_location};
@@ -39,9 +44,29 @@ pub use config::{Bucket, EmulatorConfig, Faults, Latency, Throttling};
 pub use kinds::TIB;
 pub use log::LogEntry;
 
+/// The service principal and subscription that the CLI's embedded emulator expects and gives
+/// the azure provider (`lanestack plan --emulator`), and that `lanestack emulator serve`
+/// prints. They are not secrets: the emulator listens on loopback only.
+pub mod principal {
+    /// The Entra ID tenant.
+    pub const TENANT_ID: &str = "00000000-0000-0000-0000-00000000e1a7";
+    /// The service principal's application (client) id.
+    pub const CLIENT_ID: &str = "lanestack-emulator";
+    /// The service principal's secret, the only one the token endpoint accepts when the
+    /// emulator is configured with it.
+    pub const CLIENT_SECRET: &str = "lanestack-emulator-secret";
+    /// The federated token (workload identity's client assertion) the token endpoint accepts
+    /// in place of the secret when the emulator is configured with it.
+    pub const FEDERATED_TOKEN: &str = "lanestack-emulator-federated-token";
+    /// The subscription stacks use when they name none.
+    pub const SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-000000000000";
+}
+
 /// A running emulator. Dropping it stops the server.
 pub struct Emulator {
     addr: SocketAddr,
+    ca_pem: Option<String>,
+    ca_file: Option<PathBuf>,
     shared: Arc<server::Shared>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -61,11 +86,22 @@ impl Emulator {
 
     /// Starts the emulator on `addr` (port 0 picks a free one).
     pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let tls = if config.https { Some(tls::Tls::generate()?) } else { None };
+        let ca_file = match (&tls, &config.data_dir) {
+            (Some(tls), Some(dir)) => {
+                std::fs::create_dir_all(dir)?;
+                let path = dir.join("ca.pem");
+                std::fs::write(&path, &tls.ca_pem)?;
+                Some(path)
+            }
+            _ => None,
+        };
         let shared = Arc::new(server::Shared::new(config)?);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(server::serve(listener, shared.clone()));
-        Ok(Emulator { addr, shared, task })
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let task = tokio::spawn(server::serve(listener, shared.clone(), tls.map(|t| t.acceptor)));
+        Ok(Emulator { addr, ca_pem, ca_file, shared, task })
     }
 
     /// The address it listens on.
@@ -73,9 +109,21 @@ impl Emulator {
         self.addr
     }
 
-    /// The base URL of both ARM and the token endpoint (`http://127.0.0.1:PORT`).
+    /// The base URL of both ARM and the token endpoint (`https://127.0.0.1:PORT`, or
+    /// `http://` when HTTPS is off).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.shared.scheme, self.addr)
+    }
+
+    /// The PEM of the CA that signed the server's certificate, when serving HTTPS.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// The file the CA's certificate was written to (`ca.pem` in the data directory), when
+    /// serving HTTPS with a data directory.
+    pub fn ca_certificate_file(&self) -> Option<&std::path::Path> {
+        self.ca_file.as_deref()
     }
 
     /// Every request handled so far, in order.

@@ -24,6 +24,8 @@ use crate::throttle::{Access, Take, Throttle};
 /// State shared by every connection.
 pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
+    /// `https` or `http`, for the URLs the emulator hands out.
+    pub(crate) scheme: &'static str,
     pub(crate) cloud: Mutex<Cloud>,
     throttle: Mutex<Throttle>,
     faults: Mutex<Rng>,
@@ -56,6 +58,7 @@ impl Shared {
         }
         Ok(Shared {
             faults: Mutex::new(Rng::new(config.faults.seed ^ 0x5eed)),
+            scheme: if config.https { "https" } else { "http" },
             config,
             cloud: Mutex::new(cloud),
             throttle: Mutex::new(Throttle::default()),
@@ -148,7 +151,7 @@ pub(crate) async fn handle(
         method: method.clone(),
         path: path.clone(),
         query: parse_query(&query),
-        base: format!("http://{host}"),
+        base: format!("{}://{host}", shared.scheme),
         auth,
         if_match,
         if_none_match,
@@ -369,14 +372,35 @@ fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
             "AADSTS900144: The request body must contain the following parameter: 'client_id'.",
         );
     }
-    let secret = field("client_secret");
-    let accepted = match &shared.config.client_secret {
-        Some(expected) => secret == expected,
-        None => !secret.is_empty(),
-    };
-    if !accepted {
-        return aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+    let assertion = field("client_assertion");
+    if !assertion.is_empty() {
+        // Workload identity: a federated token in place of the secret.
+        if field("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+            return aad_error(
+                400,
+                "invalid_request",
+                "AADSTS700024: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            );
+        }
+        let accepted = shared.config.federated_token.as_deref().is_none_or(|t| t == assertion);
+        if !accepted {
+            return aad_error(
+                401,
+                "invalid_client",
+                "AADSTS700213: No matching federated identity record found for presented assertion.",
+            )
             .note("unauthorized");
+        }
+    } else {
+        let secret = field("client_secret");
+        let accepted = match &shared.config.client_secret {
+            Some(expected) => secret == expected,
+            None => !secret.is_empty(),
+        };
+        if !accepted {
+            return aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+                .note("unauthorized");
+        }
     }
     let token = {
         let mut rng = lock(&shared.faults);
@@ -628,17 +652,33 @@ fn operation(shared: &Shared, ctx: &Ctx, op_id: &str, result: bool) -> Reply {
 }
 
 /// Serves connections from `listener` until the task is aborted.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let shared = shared.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
             let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => {
+                    let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    // A failed handshake (a client that does not trust the CA) ends only
+                    // this connection.
+                    if let Ok(stream) = acceptor.accept(stream).await {
+                        let _ = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
     }
 }

@@ -6,6 +6,7 @@
 //! that secrets never reach the terminal.
 
 mod ci_example;
+mod emulator;
 mod flags;
 mod golden;
 mod lock;

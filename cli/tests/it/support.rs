@@ -1,8 +1,8 @@
 //! Running the real `lanestack` binary on a temporary copy of a stack.
 //!
 //! Every run is a child process with `NO_COLOR=1`, stdin from `/dev/null` (so there is never a
-//! terminal to ask on), no inherited `LANESTACK_*` or `CI` variables, and the stack's copy as
-//! working directory, so that the default `.` arguments name it.
+//! terminal to ask on), no inherited `LANESTACK_*`, `AZURE_*` or `CI` variables, and the stack's
+//! copy as working directory, so that the default `.` arguments name it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -153,7 +153,7 @@ impl Stack {
         // A developer's own inputs must not leak into the tests, nor CI's `CI=true` (which
         // changes what --show-sensitive does): tests that need it set it.
         for (name, _) in std::env::vars_os().filter_map(|(k, v)| k.into_string().ok().map(|k| (k, v))) {
-            if name.starts_with("LANESTACK_") || name == "CI" {
+            if name.starts_with("LANESTACK_") || name.starts_with("AZURE_") || name == "CI" {
                 cmd.env_remove(name);
             }
         }

@@ -117,6 +117,21 @@ fn tokens_and_api_version_are_required() {
             .unwrap();
         assert_eq!(r.status().as_u16(), 401);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_client");
+        // Workload identity: a federated token as client assertion, instead of the secret.
+        let config = EmulatorConfig { federated_token: Some("fed".into()), ..EmulatorConfig::default() };
+        let strict = Emulator::start(config).await.unwrap();
+        let assertion = |token: &str| {
+            format!(
+                "grant_type=client_credentials&client_id=app&client_assertion_type=\
+                 urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={token}"
+            )
+        };
+        let url = format!("{}/t/oauth2/v2.0/token", strict.endpoint());
+        let r = c.http.post(&url).body(assertion("forged")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        let r = c.http.post(&url).body(assertion("fed")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.json::<Value>().await.unwrap()["access_token"].is_string());
     });
 }
 
@@ -288,5 +303,47 @@ fn ids_match_case_insensitively_lists_page_and_parents_take_children_along() {
         let r = c.call("GET", &format!("{RG}/providers/Microsoft.Network/virtualNetworks/other"), NET, None).await;
         assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
         assert!(dir.path().join("requests.jsonl").exists());
+    });
+}
+
+#[test]
+fn https_with_a_ca_generated_at_start() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EmulatorConfig { https: true, data_dir: Some(dir.path().to_owned()), ..EmulatorConfig::default() };
+        let emulator = Emulator::start(config).await.unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        assert!(emulator.endpoint().starts_with("https://127.0.0.1:"));
+        let pem = std::fs::read(emulator.ca_certificate_file().unwrap()).unwrap();
+        assert_eq!(pem, emulator.ca_certificate_pem().unwrap().as_bytes());
+        let token_url = format!("{}/t/oauth2/v2.0/token", emulator.endpoint());
+        let form = "grant_type=client_credentials&client_id=app&client_secret=s";
+        // A client that does not trust the CA cannot connect.
+        let untrusting = reqwest::Client::new();
+        assert!(untrusting.post(&token_url).body(form).send().await.is_err());
+        // One that trusts it explicitly gets a token, and operation URLs in https.
+        let http = reqwest::Client::builder()
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+            .build()
+            .unwrap();
+        let token: Value = http.post(&token_url).body(form).send().await.unwrap().json().await.unwrap();
+        let token = token["access_token"].as_str().unwrap();
+        let r = http
+            .put(format!("{}{RG}?api-version=2024-03-01", emulator.endpoint()))
+            .bearer_auth(token)
+            .json(&json!({ "location": "westeurope" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let r = http
+            .put(format!("{}{RG}/providers/Microsoft.Network/virtualNetworks/v?api-version={NET}", emulator.endpoint()))
+            .bearer_auth(token)
+            .json(&json!({ "location": "westeurope", "properties": { "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] } } }))
+            .send()
+            .await
+            .unwrap();
+        let op = r.headers().get("azure-asyncoperation").unwrap().to_str().unwrap().to_owned();
+        assert!(op.starts_with("https://"), "{op}");
     });
 }

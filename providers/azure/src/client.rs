@@ -3,9 +3,10 @@
 //!
 //! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
 //! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
-//! owning it lets tests set every delay to milliseconds. The credential is a plain client
-//! secret; `azure_identity`'s chain (CLI login, managed and workload identity) can replace
-//! [`Credentials`] later without touching the resource modules.
+//! owning it lets tests set every delay to milliseconds. The credential is a service principal
+//! with a client secret, or with a federated token (workload identity: a file Kubernetes
+//! rotates, sent as a client assertion). `azure_identity`'s chain (CLI login, managed identity)
+//! can replace [`Credentials`] later without touching the resource modules.
 
 use std::time::{Duration, Instant};
 
@@ -66,10 +67,20 @@ pub struct Credentials {
     pub tenant_id: String,
     /// The application (client) id.
     pub client_id: String,
-    /// The client secret. Never printed.
-    pub client_secret: String,
+    /// How the service principal proves who it is. Never printed.
+    pub proof: Proof,
     /// The authority, e.g. `https://login.microsoftonline.com`.
     pub authority_host: String,
+}
+
+/// How a service principal proves who it is.
+#[derive(Clone)]
+pub enum Proof {
+    /// A client secret.
+    Secret(String),
+    /// A file holding a federated token (workload identity), read again for every token
+    /// request because its owner rotates it.
+    FederatedTokenFile(std::path::PathBuf),
 }
 
 impl std::fmt::Debug for Credentials {
@@ -157,20 +168,30 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 impl ArmClient {
-    /// A client of `endpoint` (e.g. `https://management.azure.com`).
-    pub fn new(endpoint: &str, credentials: Credentials, retry: RetryPolicy) -> Result<ArmClient, ArmError> {
+    /// A client of `endpoint` (e.g. `https://management.azure.com`). With `ca_pem` (PEM
+    /// certificates), the client trusts those CAs only, for both ARM and the authority.
+    pub fn new(
+        endpoint: &str,
+        credentials: Credentials,
+        retry: RetryPolicy,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<ArmClient, ArmError> {
         // rustls on ring, chosen once per process; a second install is refused and harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let failed =
+            |message: String| ArmError { kind: ErrorKind::Failed, status: None, code: None, message };
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
-            .connect_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ArmError {
-                kind: ErrorKind::Failed,
-                status: None,
-                code: None,
-                message: format!("could not build the HTTP client: {e}"),
-            })?;
+            .connect_timeout(Duration::from_secs(30));
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| failed(format!("could not read the CA certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(failed("the CA certificate file holds no PEM certificate".to_owned()));
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        let http = builder.build().map_err(|e| failed(format!("could not build the HTTP client: {e}")))?;
         Ok(ArmClient {
             http,
             endpoint: endpoint.trim_end_matches('/').to_owned(),
@@ -191,12 +212,26 @@ impl ArmClient {
         let c = &self.credentials;
         let url = format!("{}/{}/oauth2/v2.0/token", c.authority_host.trim_end_matches('/'), c.tenant_id);
         let scope = format!("{}/.default", self.endpoint);
-        let body = form_encode(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &c.client_id),
-            ("client_secret", &c.client_secret),
-            ("scope", &scope),
-        ]);
+        let mut pairs = vec![("grant_type", "client_credentials"), ("client_id", c.client_id.as_str())];
+        let assertion;
+        match &c.proof {
+            Proof::Secret(secret) => pairs.push(("client_secret", secret)),
+            Proof::FederatedTokenFile(path) => {
+                assertion = std::fs::read_to_string(path).map_err(|e| ArmError {
+                    kind: ErrorKind::Unauthorized,
+                    status: None,
+                    code: None,
+                    message: format!("could not read the federated token file {}: {e}", path.display()),
+                })?;
+                pairs.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                pairs.push(("client_assertion", assertion.trim()));
+            }
+        }
+        pairs.push(("scope", &scope));
+        let body = form_encode(&pairs);
         let mut attempt = 0;
         let reply = loop {
             let sent = self
@@ -209,6 +244,9 @@ impl ArmClient {
             match sent {
                 Ok(r) if r.status().is_server_error() && attempt < self.retry.max_retries => {}
                 Ok(r) => break r,
+                Err(e) if is_certificate_error(&e) => {
+                    return Err(untrusted(&url, &e));
+                }
                 Err(_) if attempt < self.retry.max_retries => {}
                 Err(e) => {
                     return Err(ArmError {
@@ -291,6 +329,7 @@ impl ArmClient {
                     }
                     Err(reply)
                 }
+                Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
             if attempt >= self.retry.max_retries {
@@ -492,6 +531,47 @@ fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> Ar
         ),
         code,
     }
+}
+
+/// Whether a failed request failed on the server's certificate: retrying cannot help.
+fn is_certificate_error(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io_wraps_rustls(io)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether an IO error wraps a TLS error, perhaps inside other IO errors (hyper nests them, and
+/// `io::Error::source` skips the wrapped error itself).
+fn io_wraps_rustls(io: &std::io::Error) -> bool {
+    match io.get_ref() {
+        None => false,
+        Some(inner) => {
+            inner.downcast_ref::<rustls::Error>().is_some()
+                || inner.downcast_ref::<std::io::Error>().is_some_and(io_wraps_rustls)
+        }
+    }
+}
+
+fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
+    let mut message =
+        format!("could not reach {}: the server's certificate is not trusted", strip_query(url));
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        message.push_str(&format!(": {err}"));
+        source = err.source();
+    }
+    message.push_str(" (set ca_certificate_file to the CA that signed it)");
+    ArmError { kind: ErrorKind::Invalid, status: None, code: None, message }
 }
 
 fn strip_query(url: &str) -> &str {

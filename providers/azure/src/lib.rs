@@ -29,7 +29,7 @@ use lanestack_model::{
     PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceAddress, Value,
 };
 
-use crate::client::{ArmClient, Credentials, RetryPolicy};
+use crate::client::{ArmClient, Credentials, Proof, RetryPolicy};
 use crate::normalize::{attr, equivalent, str_attr};
 use crate::types::{Type, Update};
 
@@ -75,17 +75,40 @@ impl AzureProvider {
     pub fn with_retry(retry: RetryPolicy) -> AzureProvider {
         let mut schema = ProviderSchema {
             provider: Block::new()
-                .attr("subscription_id", Attribute::required(AttrType::String).describe("The subscription."))
-                .attr("tenant_id", Attribute::required(AttrType::String).describe("The Entra ID tenant."))
+                .attr(
+                    "subscription_id",
+                    Attribute::optional(AttrType::String)
+                        .describe("The subscription (the CLI fills it from AZURE_SUBSCRIPTION_ID when unset)."),
+                )
+                .attr(
+                    "tenant_id",
+                    Attribute::optional(AttrType::String)
+                        .describe("The Entra ID tenant (the CLI fills it from AZURE_TENANT_ID when unset)."),
+                )
                 .attr(
                     "client_id",
-                    Attribute::required(AttrType::String).describe("The service principal's id."),
+                    Attribute::optional(AttrType::String)
+                        .describe("The service principal's id (the CLI fills it from AZURE_CLIENT_ID when unset)."),
                 )
                 .attr(
                     "client_secret",
-                    Attribute::required(AttrType::String)
-                        .sensitive()
-                        .describe("The service principal's secret."),
+                    Attribute::optional(AttrType::String).sensitive().describe(
+                        "The service principal's secret (the CLI fills it from AZURE_CLIENT_SECRET when unset).",
+                    ),
+                )
+                .attr(
+                    "federated_token_file",
+                    Attribute::optional(AttrType::String).describe(
+                        "A file holding a federated token (workload identity), used instead of client_secret \
+                         (the CLI fills it from AZURE_FEDERATED_TOKEN_FILE when unset).",
+                    ),
+                )
+                .attr(
+                    "ca_certificate_file",
+                    Attribute::optional(AttrType::String).describe(
+                        "A PEM file of the CAs to trust instead of the system's, for the endpoint and the \
+                         authority (a private cloud, a proxy, or the emulator under --emulator).",
+                    ),
                 )
                 .attr(
                     "endpoint",
@@ -95,7 +118,7 @@ impl AzureProvider {
                 .attr(
                     "authority_host",
                     Attribute::optional(AttrType::String)
-                        .describe("The Entra ID authority; default login.microsoftonline.com."),
+                        .describe("The Entra ID authority; default login.microsoftonline.com (AZURE_AUTHORITY_HOST)."),
                 ),
             ..ProviderSchema::default()
         };
@@ -229,18 +252,39 @@ impl Provider for AzureProvider {
             let get = |n: &str| str_attr(&config, n).filter(|s| !s.is_empty()).map(str::to_owned);
             let need = |n: &str| {
                 get(n).ok_or_else(|| {
-                    ProviderError::new(ErrorKind::Invalid, format!("the azure provider needs {n}"))
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("the azure provider needs {n}: set it in the provider \"azure\" block"),
+                    )
                 })
             };
             let subscription = need("subscription_id")?;
             let credentials = Credentials {
                 tenant_id: need("tenant_id")?,
                 client_id: need("client_id")?,
-                client_secret: need("client_secret")?,
+                proof: match (get("client_secret"), get("federated_token_file")) {
+                    (Some(secret), _) => Proof::Secret(secret),
+                    (None, Some(file)) => Proof::FederatedTokenFile(file.into()),
+                    (None, None) => {
+                        return Err(ProviderError::new(
+                            ErrorKind::Invalid,
+                            "the azure provider needs client_secret or federated_token_file: set one in the provider \"azure\" block",
+                        ));
+                    }
+                },
                 authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
             };
             let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
-            let client = ArmClient::new(&endpoint, credentials, self.retry)?;
+            let ca = match get("ca_certificate_file") {
+                None => None,
+                Some(file) => Some(std::fs::read(&file).map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!("could not read ca_certificate_file {file}: {e}"),
+                    )
+                })?),
+            };
+            let client = ArmClient::new(&endpoint, credentials, self.retry, ca.as_deref())?;
             *self.configured.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
                 Some(Arc::new(Configured { subscription, client }));
             Ok(())

@@ -58,6 +58,11 @@ impl Cloud {
     }
 
     fn provider_block(&self) -> String {
+        let ca = self
+            .emulator
+            .ca_certificate_file()
+            .map(|f| format!("  ca_certificate_file = \"{}\"\n", f.display()))
+            .unwrap_or_default();
         format!(
             r#"
 provider "azure" {{
@@ -67,7 +72,7 @@ provider "azure" {{
   client_secret   = "s3cret"
   endpoint        = "{e}"
   authority_host  = "{e}"
-}}
+{ca}}}
 "#,
             e = self.emulator.endpoint()
         )
@@ -153,7 +158,11 @@ provider "azure" {{
     /// would make it. Long-running operations are polled to the end.
     pub async fn arm(&self, method: &str, path: &str, api: &str, body: Option<Json>) -> (u16, Json) {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::new();
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = self.emulator.ca_certificate_pem() {
+            http = http.tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap());
+        }
+        let http = http.build().unwrap();
         let token: Json = http
             .post(format!("{}/tenant/oauth2/v2.0/token", self.emulator.endpoint()))
             .header("content-type", "application/x-www-form-urlencoded")

@@ -1,5 +1,6 @@
 //! Every resource type through create, no-op plan, in-place update, replace, drift and delete.
 
+use lanestack_emulator::EmulatorConfig;
 use lanestack_model::{Action, Value};
 use serde_json::json;
 
@@ -262,5 +263,20 @@ fn destroy_deletes_everything() {
         assert_eq!(cloud.emulator.object_count(), 0);
         assert!(cloud.state().resources.is_empty());
         let _ = SUB;
+    });
+}
+
+#[test]
+fn over_https_trusting_the_emulators_ca() {
+    rt().block_on(async {
+        let mut cloud = Cloud::start(EmulatorConfig { https: true, ..quiet() }).await;
+        assert!(cloud.emulator.endpoint().starts_with("https://"));
+        cloud.write(STACK);
+        assert_eq!(actions(&cloud.apply().await), all(Action::Create));
+        no_changes(&cloud.plan().await);
+        let (status, _) = cloud.arm("GET", RG, "2024-03-01", None).await;
+        assert_eq!(status, 200);
+        cloud.destroy().await;
+        assert_eq!(cloud.emulator.object_count(), 0);
     });
 }

@@ -1,0 +1,161 @@
+//! `--emulator` and `lanestack emulator serve`: the azure provider against the local cloud,
+//! each command a separate process sharing only the stack directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::Stack;
+
+const NETWORK_PLAN_LINE: &str = "Plan: 9 to add, 0 to change, 0 to replace, 0 to destroy.";
+
+#[test]
+fn emulator_apply_then_plan_in_another_process_shows_no_changes_then_destroy() {
+    let stack = Stack::example("azure-network");
+    stack
+        .run(&["apply", "--auto-approve", "--emulator"])
+        .ok()
+        .stdout_has(NETWORK_PLAN_LINE)
+        .stdout_has("Apply complete! Resources: 9 added, 0 changed, 0 destroyed.");
+    assert!(
+        stack.path(".lanestack/emulator/arm.json").is_file(),
+        "the emulator keeps its objects in the stack"
+    );
+    assert_eq!(stack.state_list().len(), 9);
+
+    stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+    stack.run(&["output", "peering_state"]).ok().stdout_has("Connected");
+
+    stack.run(&["destroy", "--auto-approve", "--emulator"]).ok().stdout_has("9 destroyed");
+    assert!(stack.state_list().is_empty());
+    let cloud = stack.read(".lanestack/emulator/arm.json");
+    assert!(!cloud.contains("ANF.sn"), "the emulator still holds objects after destroy: {cloud}");
+}
+
+#[test]
+fn emulator_objects_deleted_behind_our_back_are_planned_again() {
+    let stack = Stack::example("azure-network");
+    stack.run(&["apply", "--auto-approve", "--emulator"]).ok();
+    // A fresh, empty cloud: everything in state is gone.
+    std::fs::remove_dir_all(stack.path(".lanestack/emulator")).unwrap();
+    stack.run(&["plan", "--emulator"]).ok().stdout_has(NETWORK_PLAN_LINE);
+}
+
+#[test]
+fn without_emulator_or_credentials_the_azure_provider_says_what_it_needs() {
+    let stack = Stack::example("azure-network");
+    stack.run(&["plan"]).code(1).stderr_has("subscription_id");
+}
+
+/// `lanestack emulator serve` in a child process, killed when dropped.
+struct Served {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(data: &std::path::Path, extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lanestack"))
+        .args(["emulator", "serve", "--port", "0", "--data"])
+        .arg(data)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env("NO_COLOR", "1")
+        .spawn()
+        .expect("start lanestack emulator serve");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let endpoint = loop {
+        let line = lines.next().expect("serve printed its endpoint").expect("a line of output");
+        if let Some(url) = line.trim().strip_prefix("ARM endpoint:") {
+            break url.trim().to_owned();
+        }
+    };
+    Served { child, endpoint }
+}
+
+#[test]
+fn emulator_serve_with_credentials_from_the_environment() {
+    let mut stack = Stack::example("azure-network");
+    let served = serve(&stack.path("cloud"), &[]);
+    assert!(served.endpoint.starts_with("https://"));
+    // The endpoint and CA as a user would write them for a private cloud; the service principal
+    // from the environment, as Azure's tools read it.
+    stack.write(
+        "provider.hcl",
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  ca_certificate_file = \"cloud/ca.pem\"\n}}\n",
+            e = served.endpoint
+        ),
+    );
+    stack.set_env("AZURE_AUTHORITY_HOST", &served.endpoint);
+    stack.set_env("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555");
+    stack.set_env("AZURE_TENANT_ID", "tenant");
+    stack.set_env("AZURE_CLIENT_ID", "lanestack-emulator");
+    stack.set_env("AZURE_CLIENT_SECRET", "not-the-secret");
+    stack.run(&["plan", "--refresh=false"]).ok().stdout_has(NETWORK_PLAN_LINE);
+    stack.run(&["apply", "--auto-approve"]).code(1).stdout_has("invalid_client");
+
+    stack.set_env("AZURE_CLIENT_SECRET", "lanestack-emulator-secret");
+    let run = stack.run(&["apply", "--auto-approve"]);
+    run.ok().stdout_has("subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/lane-rg");
+    assert!(
+        !run.stdout.contains("lanestack-emulator-secret")
+            && !run.stderr.contains("lanestack-emulator-secret")
+    );
+    stack.run(&["plan", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+    assert!(stack.path("cloud/arm.json").is_file());
+}
+
+#[test]
+fn workload_identity_from_a_federated_token_file() {
+    let mut stack = Stack::example("azure-network");
+    let served = serve(&stack.path("cloud"), &["--http"]);
+    assert!(served.endpoint.starts_with("http://"), "--http serves plain HTTP");
+    stack.write(
+        "provider.hcl",
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  authority_host = \"{e}\"\n}}\n",
+            e = served.endpoint
+        ),
+    );
+    stack.write("token", "lanestack-emulator-federated-token\n");
+    stack.set_env("AZURE_SUBSCRIPTION_ID", "11111111-2222-3333-4444-555555555555");
+    stack.set_env("AZURE_TENANT_ID", "tenant");
+    stack.set_env("AZURE_CLIENT_ID", "workload");
+    stack.set_env("AZURE_FEDERATED_TOKEN_FILE", &stack.path("token").display().to_string());
+    stack.run(&["apply", "--auto-approve"]).ok().stdout_has("9 added");
+    // A rotated token that the cloud no longer trusts is refused.
+    stack.write("token", "expired");
+    stack.run(&["destroy", "--auto-approve"]).code(1);
+}
+
+#[test]
+fn a_client_that_does_not_trust_the_emulators_ca_is_refused() {
+    let stack = Stack::example("azure-network");
+    let served = serve(&stack.path("cloud"), &[]);
+    stack.write(
+        "provider.hcl",
+        &format!(
+            "provider \"azure\" {{\n  endpoint = \"{e}\"\n  authority_host = \"{e}\"\n  subscription_id = \"s\"\n  tenant_id = \"t\"\n  client_id = \"c\"\n  client_secret = \"lanestack-emulator-secret\"\n}}\n",
+            e = served.endpoint
+        ),
+    );
+    let run = stack.run(&["apply", "--auto-approve"]);
+    run.code(1).stdout_has("certificate is not trusted");
+}
+
+#[test]
+fn a_plan_saved_under_emulator_is_applied_under_emulator() {
+    let stack = Stack::example("azure-network");
+    stack.run(&["plan", "--emulator", "--out", "net.plan"]).ok().stdout_has(NETWORK_PLAN_LINE);
+    stack.run(&["apply", "--emulator", "net.plan"]).ok().stdout_has("9 added");
+    stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+}
