@@ -40,12 +40,22 @@ impl Ui {
             2 => LevelFilter::DEBUG,
             _ => LevelFilter::TRACE,
         };
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(level)
+        // Our own crates log at the chosen level; dependencies (HTTP clients, servers) only
+        // warnings: their traces are noise to a user and could carry request details.
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let ours = move |meta: &tracing::Metadata<'_>| {
+            let limit =
+                if meta.target().starts_with("lanestack") { level } else { LevelFilter::WARN.min(level) };
+            *meta.level() <= limit
+        };
+        let layer = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(self.color_err)
             .with_target(false)
-            .try_init();
+            .with_filter(tracing_subscriber::filter::filter_fn(ours));
+        let _ = tracing_subscriber::registry().with(layer).try_init();
     }
 
     /// The style for rendered plans on stdout.

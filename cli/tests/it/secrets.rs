@@ -170,3 +170,54 @@ fn a_sensitive_value_is_applied_and_shown_only_on_request() {
     stack.run(&["output", "--json", "--show-sensitive"]).ok().stdout_has(CANARY);
     stack.run(&["output", ".", "token", "--show-sensitive"]).ok().stdout_has(CANARY);
 }
+
+/// A provider credential: the azure provider's client secret, from a sensitive variable in the
+/// provider block and from AZURE_CLIENT_SECRET, never appears in any output, log, plan file or
+/// error — also when the provider fails to reach its endpoint and reports why.
+#[test]
+fn a_provider_credential_never_appears_in_any_output() {
+    let mut stack = Stack::example("azure-network");
+    let mut main = stack.read("main.hcl");
+    main.push_str(
+        r#"
+variable "client_secret" {
+  type      = string
+  sensitive = true
+}
+
+# Never the public cloud from a test: without --emulator, a closed port on loopback.
+provider "azure" {
+  subscription_id = "00000000-0000-0000-0000-000000000001"
+  tenant_id       = "tenant"
+  client_id       = "lanestack"
+  client_secret   = var.client_secret
+  endpoint        = "https://127.0.0.1:9"
+  authority_host  = "https://127.0.0.1:9"
+}
+"#,
+    );
+    stack.write("main.hcl", &main);
+    stack.set_env("AZURE_CLIENT_SECRET", CANARY);
+    let var = format!("client_secret={CANARY}");
+    let var = var.as_str();
+    let commands: [(&[&str], i32); 10] = [
+        // Without the emulator the provider talks to the block's endpoint, a closed port: the
+        // token request fails, and the error must not carry the credential it sent.
+        (&["-vvv", "apply", "--auto-approve", "--var", var], 1),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--out", "cred.plan"], 0),
+        (&["show", "cred.plan"], 0),
+        (&["show", "cred.plan", "--format", "json"], 0),
+        (&["show", "cred.plan", "--format", "markdown"], 0),
+        (&["-vvv", "apply", "cred.plan", "--emulator", "--var", var], 0),
+        (&["show", "--format", "json"], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--detailed-exitcode"], 0),
+        (&["-vvv", "destroy", "--auto-approve", "--emulator", "--var", var], 0),
+        (&["output", "--json", "--show-sensitive"], 0),
+    ];
+    for (args, code) in commands {
+        let run = stack.run(args);
+        run.code(code);
+        assert_no_canary(&run);
+    }
+    assert_no_canary_in_files(&stack);
+}

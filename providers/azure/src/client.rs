@@ -17,8 +17,12 @@ use serde_json::Value;
 /// How hard the client retries, and how long it waits.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Retries of one request after a throttle (429), a 5xx or a connection error.
+    /// Retries of one request after a throttle (429) or a 5xx.
     pub max_retries: u32,
+    /// Retries of one request that could not reach the server at all (refused, reset, no
+    /// route). Fewer than for throttling: a server that is not there is more often a wrong
+    /// endpoint than a blip, and minutes of backoff would only hide that.
+    pub max_connect_retries: u32,
     /// The first backoff when the server gives no `Retry-After`; doubled each retry.
     pub initial_delay: Duration,
     /// The longest the client waits between two tries or two polls, even when `Retry-After`
@@ -34,6 +38,7 @@ impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
             max_retries: 8,
+            max_connect_retries: 3,
             initial_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
@@ -47,6 +52,7 @@ impl RetryPolicy {
     pub fn fast() -> RetryPolicy {
         RetryPolicy {
             max_retries: 60,
+            max_connect_retries: 3,
             initial_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(20),
             poll_interval: Duration::from_millis(1),
@@ -247,7 +253,7 @@ impl ArmClient {
                 Err(e) if is_certificate_error(&e) => {
                     return Err(untrusted(&url, &e));
                 }
-                Err(_) if attempt < self.retry.max_retries => {}
+                Err(_) if attempt < self.retry.max_connect_retries.min(self.retry.max_retries) => {}
                 Err(e) => {
                     return Err(ArmError {
                         kind: ErrorKind::Transient,
@@ -332,7 +338,11 @@ impl ArmClient {
                 Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
-            if attempt >= self.retry.max_retries {
+            let budget = match &failure {
+                Err(_) => self.retry.max_retries,
+                Ok(_) => self.retry.max_connect_retries.min(self.retry.max_retries),
+            };
+            if attempt >= budget {
                 return match failure {
                     Err(reply) => Err(self.error(&method, url, &reply)),
                     Ok(e) => Err(ArmError {
