@@ -167,14 +167,25 @@ pub async fn apply(
     // Phase 0: deposed objects that earlier runs left behind.
     let stuck = delete_deposed(&plan.deposed, providers, store, events, &mut report, &mut fatal).await;
 
+    // What each recorded object depended on when it was applied: the order of deletes
+    // follows these (an object's current configuration may no longer name what it still uses).
+    let prior_deps: HashMap<ResourceAddress, Vec<BlockAddress>> =
+        store.state().resources.iter().map(|(a, r)| (a.clone(), r.dependencies.clone())).collect();
+    let (first, late) = split_deletes(plan, &prior_deps);
+
     // Phase 1: deletes, dependents first.
-    let first: Vec<&PlannedChange> = plan
-        .changes
-        .iter()
-        .filter(|c| matches!(c.change.action, Action::Delete | Action::DeleteThenCreate))
-        .collect();
-    let mut failed_deletes =
-        run_deletes(&first, providers, store, parallelism, cancel, events, &mut report, &mut fatal).await;
+    let mut failed_deletes = run_deletes(
+        &first,
+        &prior_deps,
+        providers,
+        store,
+        parallelism,
+        cancel,
+        events,
+        &mut report,
+        &mut fatal,
+    )
+    .await;
     // An address whose deposed object is still there takes no new step: a second replacement
     // would have no place to record its own old object.
     failed_deletes.extend(stuck);
@@ -260,6 +271,23 @@ pub async fn apply(
             .filter_map(|c| c.change.before.clone().map(|b| (c.change.address.clone(), b)))
             .collect();
         delete_deposed(&deferred, providers, store, events, &mut report, &mut fatal).await;
+    }
+
+    // Phase 4: deletes of what phase 2 moved away from (a volume moved to another pool frees
+    // the old pool only once the move is done).
+    if fatal.is_none() && !late.is_empty() {
+        run_deletes(
+            &late,
+            &prior_deps,
+            providers,
+            store,
+            parallelism,
+            cancel,
+            events,
+            &mut report,
+            &mut fatal,
+        )
+        .await;
     }
 
     if cancel.load(Ordering::SeqCst) {
@@ -413,9 +441,53 @@ fn record(
     }
 }
 
+/// Splits the planned deletes into those that run first (phase 1) and those that must wait
+/// for phase 2: a delete of X waits when an object that survives phase 2 (updated in place, or
+/// the old object of a create-before-destroy replacement) depended on X when it was applied,
+/// and so do the deletes of what such an X itself depended on.
+fn split_deletes<'p>(
+    plan: &'p Plan,
+    prior_deps: &HashMap<ResourceAddress, Vec<BlockAddress>>,
+) -> (Vec<&'p PlannedChange>, Vec<&'p PlannedChange>) {
+    let mut held: HashSet<&BlockAddress> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.change.action, Action::Update | Action::CreateThenDelete))
+        .filter_map(|c| prior_deps.get(&c.change.address))
+        .flatten()
+        .collect();
+    let deletes: Vec<&PlannedChange> =
+        plan.changes.iter().filter(|c| c.change.action == Action::Delete).collect();
+    let mut late: HashSet<&ResourceAddress> = HashSet::new();
+    // Grow the set to a fixed point: each round adds what a late delete depended on.
+    loop {
+        let before = late.len();
+        for c in &deletes {
+            if !late.contains(&c.change.address) && held.contains(&c.change.address.block) {
+                late.insert(&c.change.address);
+                held.extend(prior_deps.get(&c.change.address).into_iter().flatten());
+            }
+        }
+        if late.len() == before {
+            break;
+        }
+    }
+    let first = plan
+        .changes
+        .iter()
+        .filter(|c| match c.change.action {
+            Action::DeleteThenCreate => true,
+            Action::Delete => !late.contains(&c.change.address),
+            Action::NoOp | Action::Create | Action::Update | Action::CreateThenDelete => false,
+        })
+        .collect();
+    (first, deletes.into_iter().filter(|c| late.contains(&c.change.address)).collect())
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_deletes(
     steps: &[&PlannedChange],
+    prior_deps: &HashMap<ResourceAddress, Vec<BlockAddress>>,
     providers: &Providers,
     store: &mut StateStore,
     parallelism: usize,
@@ -434,7 +506,7 @@ async fn run_deletes(
     }
     let mut deps = vec![Vec::new(); steps.len()];
     for (y, c) in steps.iter().enumerate() {
-        for dep_block in &c.dependencies {
+        for dep_block in prior_deps.get(&c.change.address).unwrap_or(&c.dependencies) {
             for &x in by_block.get(dep_block).map(Vec::as_slice).unwrap_or(&[]) {
                 if x != y {
                     deps[x].push(y);

@@ -187,6 +187,71 @@ resource "fake_thing" "a" {
 }
 
 #[test]
+fn a_delete_waits_for_the_update_that_moves_away_from_it() {
+    rt().block_on(async {
+        let h = Harness::new(
+            r#"
+resource "fake_thing" "pool_a" {
+  name = "pool-a"
+}
+
+resource "fake_thing" "volume" {
+  name = "volume"
+  tags = { pool = fake_thing.pool_a.id }
+}
+"#,
+        );
+        h.apply().await;
+        h.fake.clear_calls();
+        // The volume moves to a new pool (an update) and the old pool goes: deleting the old
+        // pool first would pull it from under the volume.
+        h.write(
+            r#"
+resource "fake_thing" "pool_b" {
+  name = "pool-b"
+}
+
+resource "fake_thing" "volume" {
+  name = "volume"
+  tags = { pool = fake_thing.pool_b.id }
+}
+"#,
+        );
+        let (plan, report) = h.apply().await;
+        assert!(report.succeeded(), "{report:?}");
+        assert_eq!(
+            actions(&plan),
+            [
+                ("fake_thing.pool_a".to_owned(), Action::Delete),
+                ("fake_thing.pool_b".to_owned(), Action::Create),
+                ("fake_thing.volume".to_owned(), Action::Update),
+            ]
+        );
+        let steps: Vec<_> = h
+            .fake
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c.kind, CallKind::Create | CallKind::Update | CallKind::Delete))
+            .map(|c| (c.kind, c.address))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (CallKind::Create, "fake_thing.pool_b".to_owned()),
+                (CallKind::Update, "fake_thing.volume".to_owned()),
+                (CallKind::Delete, "fake_thing.pool_a".to_owned()),
+            ]
+        );
+        let state = h.state();
+        let volume = &state.resources[&"fake_thing.volume".parse().unwrap()];
+        assert_eq!(
+            volume.dependencies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["fake_thing.pool_b"]
+        );
+    });
+}
+
+#[test]
 fn removed_block_is_deleted_with_its_reason() {
     rt().block_on(async {
         let h = Harness::new(TWO);
