@@ -34,6 +34,7 @@ mod rng;
 mod server;
 mod throttle;
 mod tls;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
