@@ -20,6 +20,7 @@
 pub mod client;
 mod normalize;
 pub mod types;
+mod workloads;
 
 use std::sync::{Arc, RwLock};
 
@@ -172,6 +173,11 @@ impl AzureProvider {
     ) -> PlanResponse {
         let block = self.block(t);
         let mut response = plan_by_schema(block, prior, config);
+        if t == Type::KubernetesCluster
+            && let Some(prior) = prior
+        {
+            response.requires_replace.extend(workloads::cluster_replacements(prior, config));
+        }
         let planned = &mut response.planned_state;
         for (name, default) in t.defaults() {
             let path = AttrPath::attr(*name);
@@ -202,6 +208,33 @@ impl AzureProvider {
             }
         }
         let _ = address;
+        match t {
+            Type::NodePool => workloads::node_pool_plan(prior, config, planned),
+            Type::Volume => {
+                // A move to another pool takes that pool's service level.
+                if let Some(prior) = prior
+                    && workloads::pool_changes(prior, planned)
+                    && attr(config, "service_level").is_null()
+                {
+                    planned.set(&AttrPath::attr("service_level"), Value::Unknown);
+                }
+            }
+            Type::RoleAssignment => {
+                if attr(planned, "name").is_unknown()
+                    && let Some(n) = workloads::role_assignment_name_of(config)
+                {
+                    planned.set(&AttrPath::attr("name"), Value::from(n));
+                }
+            }
+            Type::ResourceGroup
+            | Type::VirtualNetwork
+            | Type::Subnet
+            | Type::Peering
+            | Type::NetAppAccount
+            | Type::CapacityPool
+            | Type::KubernetesCluster
+            | Type::ContainerRegistry => {}
+        }
         if let Some(id) = t.arm_id(&self.subscription(), config) {
             let keep = prior
                 .and_then(|p| str_attr(p, "id"))
@@ -226,6 +259,20 @@ impl AzureProvider {
             ));
         };
         let api = t.api_version();
+        if t == Type::Volume
+            && let Some(prior) = prior
+            && workloads::pool_changes(prior, planned)
+        {
+            // Moving to another pool is the poolChange action on the volume where it is now;
+            // ARM then serves it under the new pool's path, which the PATCH below uses.
+            let from = str_attr(prior, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, prior));
+            let to = workloads::pool_id(&c.subscription, planned);
+            if let (Some(from), Some(to)) = (from, to) {
+                c.client
+                    .post(&from, "poolChange", api, &serde_json::json!({ "newPoolResourceId": to }))
+                    .await?;
+            }
+        }
         let live = match (prior, t.update()) {
             (Some(_), Update::Patch) => c.client.patch(&id, api, &t.patch_body(planned)).await?,
             (_, _) => {
@@ -233,7 +280,28 @@ impl AzureProvider {
                 c.client.put(&id, api, &t.put_body(planned, existing.as_ref())).await?
             }
         };
-        Ok(t.reconcile(t.state(&live), planned))
+        let state = t.reconcile(t.state(&live), planned);
+        self.with_credentials(&c, t, &id, state).await
+    }
+
+    /// A cluster's state with its user kubeconfig (listClusterUserCredential); other types'
+    /// states as they are.
+    async fn with_credentials(
+        &self,
+        c: &Configured,
+        t: Type,
+        id: &str,
+        mut state: Value,
+    ) -> Result<Value, ProviderError> {
+        if t == Type::KubernetesCluster {
+            let credentials = c
+                .client
+                .post(id, "listClusterUserCredential", t.api_version(), &serde_json::json!({}))
+                .await?;
+            let config = workloads::kubeconfig(&credentials).map_or(Value::Null, Value::from);
+            state.set(&AttrPath::attr("kube_config_raw"), config);
+        }
+        Ok(state)
     }
 }
 
@@ -311,6 +379,46 @@ impl Provider for AzureProvider {
                 ));
             }
         }
+        let one_of = |problems: &mut Vec<(AttrPath, String)>, name: &str, allowed: &[&str]| {
+            if let Some(v) = str_attr(config, name)
+                && !allowed.iter().any(|a| a.eq_ignore_ascii_case(v))
+            {
+                problems.push((AttrPath::attr(name), format!("expected one of {}", allowed.join(", "))));
+            }
+        };
+        match Type::of(address.type_name()) {
+            Some(Type::Volume) => one_of(&mut problems, "service_level", &["Standard", "Premium", "Ultra"]),
+            Some(Type::ContainerRegistry) => one_of(&mut problems, "sku", &["Basic", "Standard", "Premium"]),
+            Some(Type::NodePool) => {
+                let auto = matches!(attr(config, "enable_auto_scaling"), Value::Bool(true));
+                if auto && (attr(config, "min_count").is_null() || attr(config, "max_count").is_null()) {
+                    problems.push((
+                        AttrPath::attr("enable_auto_scaling"),
+                        "the autoscaler needs min_count and max_count".to_owned(),
+                    ));
+                }
+            }
+            Some(Type::KubernetesCluster) => {
+                if let Some(t) = str_attr(attr(config, "identity"), "type")
+                    && !t.eq_ignore_ascii_case("SystemAssigned")
+                {
+                    problems.push((
+                        AttrPath::attr("identity").join(lanestack_model::PathStep::Attr("type".to_owned())),
+                        "expected SystemAssigned".to_owned(),
+                    ));
+                }
+            }
+            Some(
+                Type::ResourceGroup
+                | Type::VirtualNetwork
+                | Type::Subnet
+                | Type::Peering
+                | Type::NetAppAccount
+                | Type::CapacityPool
+                | Type::RoleAssignment,
+            )
+            | None => {}
+        }
         problems
     }
 
@@ -360,7 +468,12 @@ impl Provider for AzureProvider {
             let Some(id) = id else { return Ok(None) };
             match c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))? {
                 None => Ok(None),
-                Some(live) => Ok(Some(t.reconcile(t.state(&live), &state))),
+                Some(live) => {
+                    let fresh = t.reconcile(t.state(&live), &state);
+                    Ok(Some(
+                        self.with_credentials(&c, t, &id, fresh).await.map_err(|e| at(request.address, e))?,
+                    ))
+                }
             }
         })
     }
