@@ -330,6 +330,19 @@ impl Cloud {
                 return Ok(Some(op));
             }
         }
+        if matches!(kind, Kind::NetAppAccount | Kind::CapacityPool)
+            && let Some(child) = self.children(&k).next()
+        {
+            // NetApp refuses to delete an account or pool that still holds pools or volumes.
+            return Err(ArmError::new(
+                409,
+                "CannotDeleteResource",
+                format!(
+                    "Can not delete resource before nested resources are deleted. Some existing nested resource IDs include: '{}'.",
+                    child.id
+                ),
+            ));
+        }
         self.require_idle(&k)?;
         if let Some(r) = self.resources.get_mut(&k) {
             set_provisioning_state(&mut r.body, "Deleting");

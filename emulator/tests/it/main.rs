@@ -395,7 +395,10 @@ fn volumes_move_between_pools_with_pool_change() {
         assert_eq!(c.call("PUT", &account, NETAPP, Some(json!({ "location": "westeurope" }))).await.status, 201);
         for (pool, level) in [("std", "Standard"), ("prem", "Premium")] {
             let body = json!({ "location": "westeurope", "properties": { "serviceLevel": level, "size": 4u64 << 40 } });
-            assert_eq!(c.call("PUT", &format!("{account}/capacityPools/{pool}"), NETAPP, Some(body)).await.status, 201);
+            let r = c.call("PUT", &format!("{account}/capacityPools/{pool}"), NETAPP, Some(body)).await;
+            assert_eq!(r.status, 201);
+            let status = r.header("azure-asyncoperation").unwrap().to_owned();
+            while c.raw("GET", &status, None, &[]).await.body["status"] == "InProgress" {}
         }
         let volume = format!("{account}/capacityPools/std/volumes/vol");
         let body = |subnet: &str| {
@@ -436,6 +439,11 @@ fn volumes_move_between_pools_with_pool_change() {
         assert_eq!((r.status, r.code()), (400, "PropertyChangeNotAllowed"));
         let r = c.call("GET", &format!("{moved}/poolChange"), NETAPP, None).await;
         assert_eq!(r.status, 405);
+        // A pool holding a volume cannot be deleted; the one it left can.
+        let r = c.call("DELETE", &format!("{account}/capacityPools/prem"), NETAPP, None).await;
+        assert_eq!((r.status, r.code()), (409, "CannotDeleteResource"));
+        let r = c.call("DELETE", &format!("{account}/capacityPools/std"), NETAPP, None).await;
+        assert_eq!(r.status, 202);
     });
 }
 
