@@ -284,6 +284,32 @@ impl AzureProvider {
         self.with_credentials(&c, t, &id, state).await
     }
 
+    /// A volume that is no longer where state says (someone moved it to another pool of the
+    /// account): found by its name in the account's other pools, so that the plan moves it
+    /// back instead of creating a second volume with the same file path.
+    async fn find_moved_volume(
+        &self,
+        c: &Configured,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, ProviderError> {
+        let Some((pools, name)) = id.rsplit_once("/volumes/") else { return Ok(None) };
+        let Some((account, _)) = pools.rsplit_once("/capacityPools/") else { return Ok(None) };
+        let api = Type::Volume.api_version();
+        let Some(list) = c.client.get(&format!("{account}/capacityPools"), api).await? else {
+            return Ok(None);
+        };
+        for pool in list["value"].as_array().cloned().unwrap_or_default() {
+            let Some(pool_id) = pool["id"].as_str() else { continue };
+            if pool_id.eq_ignore_ascii_case(pools) {
+                continue;
+            }
+            if let Some(v) = c.client.get(&format!("{pool_id}/volumes/{name}"), api).await? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
     /// A cluster's state with its user kubeconfig (listClusterUserCredential); other types'
     /// states as they are.
     async fn with_credentials(
@@ -466,7 +492,12 @@ impl Provider for AzureProvider {
             let state = request.state.unmark();
             let id = str_attr(&state, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, &state));
             let Some(id) = id else { return Ok(None) };
-            match c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))? {
+            let mut found =
+                c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))?;
+            if found.is_none() && t == Type::Volume {
+                found = self.find_moved_volume(&c, &id).await.map_err(|e| at(request.address, e))?;
+            }
+            match found {
                 None => Ok(None),
                 Some(live) => {
                     let fresh = t.reconcile(t.state(&live), &state);

@@ -107,6 +107,7 @@ fn cluster_lifecycle_with_its_kubeconfig() {
         );
         assert_eq!(attr(&state, CLUSTER, "kubelet_identity_object_id").as_str().map(str::len), Some(36));
         let kubeconfig = attr(&state, CLUSTER, "kube_config_raw");
+        assert!(matches!(kubeconfig, Value::Sensitive(_)), "the kubeconfig is not marked sensitive");
         let kubeconfig = kubeconfig.unmark();
         let kubeconfig = kubeconfig.as_str().unwrap();
         assert!(kubeconfig.contains(&format!("server: https://{fqdn}:443")), "{kubeconfig}");
@@ -148,6 +149,8 @@ fn cluster_lifecycle_with_its_kubeconfig() {
         cloud.write(&stack("1.32", "lanes2", 4));
         let plan = cloud.apply().await;
         assert_eq!(actions(&plan), only(CLUSTER, Action::DeleteThenCreate));
+        let text = lanestack_engine::render::plan_text(&plan, Default::default());
+        assert!(text.contains("kube_config_raw") && !text.contains("clusterUser_"), "{text}");
         let state = cloud.state();
         let new_fqdn = attr(&state, CLUSTER, "fqdn");
         assert!(new_fqdn.as_str().unwrap().starts_with("lanes2-"));
@@ -245,5 +248,24 @@ fn the_autoscaler_owns_the_node_count() {
         assert!(cloud.apply_plan(&plan).await.succeeded());
         let (_, p) = cloud.arm("GET", &pool, AKS, None).await;
         assert_eq!(p["properties"]["count"], 3);
+    });
+}
+
+#[test]
+#[ignore = "bug: engine/src/normalize.rs `equivalent` skips Owner::Server attributes even when the stack sets them, so a node count changed behind our back is planned back (an update) but never reported as drift"]
+fn a_node_count_the_stack_sets_changed_behind_our_back_is_reported_as_drift() {
+    rt().block_on(async {
+        let mut cloud = Cloud::start(quiet()).await;
+        cloud.write(&with_pool(&stack("1.31", "lanes", 3), "Standard_NC6s_v3", 3, false));
+        cloud.apply().await;
+        let body = json!({ "properties": {
+            "count": 5, "vmSize": "Standard_NC6s_v3", "mode": "User", "vnetSubnetID": subnet_id(),
+        } });
+        let (s, _) =
+            cloud.arm("PUT", &format!("{}/agentPools/gpupool", cluster_path()), AKS, Some(body)).await;
+        assert_eq!(s, 200);
+        let plan = cloud.plan().await;
+        assert_eq!(actions(&plan), only(POOL, Action::Update));
+        assert!(plan.drift.iter().any(|d| d.address.to_string() == POOL), "{:?}", plan.drift);
     });
 }
