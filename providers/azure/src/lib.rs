@@ -2,12 +2,16 @@
 //!
 //! [`AzureProvider`] implements [`lanestack_model::Provider`] over Azure Resource Manager's REST
 //! API for `azure_resource_group`, `azure_virtual_network`, `azure_subnet`,
-//! `azure_virtual_network_peering`, `azure_netapp_account` and `azure_netapp_capacity_pool`
-//! ([`types::Type`]).
+//! `azure_virtual_network_peering`, `azure_netapp_account`, `azure_netapp_capacity_pool`,
+//! `azure_netapp_volume`, `azure_kubernetes_cluster`, `azure_kubernetes_node_pool`,
+//! `azure_container_registry` and `azure_role_assignment` ([`types::Type`]).
 //!
 //! - [`client`]: a lean ARM client (bearer token from client credentials, retries honouring
 //!   `Retry-After`, long-running operations polled per ARM's rules).
 //! - [`types`]: schemas, ARM ids, request bodies, and how ARM's answers become state.
+//! - `workloads`: the volume, AKS, registry and role-assignment types, and their plan rules
+//!   (a volume's move between pools, the autoscaler's node count, a deterministic role
+//!   assignment name).
 //! - `normalize`: semantic equality (case-insensitive ids, short locations, lists as sets), so
 //!   that an unchanged stack plans no changes against real ARM responses.
 //!

@@ -4,7 +4,7 @@
 //! API versions: Microsoft.Resources 2024-03-01, Microsoft.Network 2024-05-01,
 //! Microsoft.NetApp 2025-01-01, Microsoft.ContainerService 2025-05-01,
 //! Microsoft.ContainerRegistry 2025-04-01, Microsoft.Authorization 2022-04-01 (stable versions
-//! in Azure/azure-rest-api-specs). The workload types' shapes live in [`crate::workloads`].
+//! in Azure/azure-rest-api-specs). The workload types' shapes live in `workloads`.
 
 use lanestack_model::{AttrType, Attribute, Block, Nesting, ResourceSchema, Value};
 use serde_json::{Value as Json, json};
