@@ -264,7 +264,10 @@ impl Cloud {
         let mut stored_body = built.body;
         let state = if !lro {
             "Succeeded"
-        } else if kind.style() == crate::arm::Style::Location {
+        } else if kind.style() == crate::arm::Style::Location
+            || matches!(kind, Kind::ManagedCluster | Kind::AgentPool | Kind::Registry)
+        {
+            // NetApp, AKS and ACR say Creating while they create; networking says Updating.
             if created { "Creating" } else { "Updating" }
         } else {
             "Updating"

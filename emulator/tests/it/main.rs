@@ -466,6 +466,7 @@ fn managed_clusters_provision_slowly_and_hand_out_a_kubeconfig() {
         assert_eq!((r.status, r.code()), (400, "SubnetIsDelegated"));
         let r = c.call("PUT", &cluster, AKS, Some(body(&nodes))).await;
         assert_eq!(r.status, 201);
+        assert_eq!(r.body["properties"]["provisioningState"], "Creating");
         let status = r.header("azure-asyncoperation").unwrap().to_owned();
         let mut polls = 0;
         loop {
