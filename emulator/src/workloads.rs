@@ -5,7 +5,8 @@
 //! Microsoft.ContainerService 2025-05-01, Microsoft.ContainerRegistry 2025-04-01,
 //! Microsoft.Authorization 2022-04-01. Where ARM's exact error code for a rule is not in the
 //! specifications, the code is ARM's generic one for the HTTP status (`InvalidParameter`,
-//! `PropertyChangeNotAllowed`) and the message says what the rule is.
+//! `PropertyChangeNotAllowed`) and the message says what the rule is; AKS's `SubnetIsDelegated`
+//! for nodes on a delegated subnet is the real code and message.
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -239,12 +240,14 @@ fn agent_pool_props(
         ));
     }
     if let Some(subnet) = str_prop(p, "vnetSubnetID") {
-        if subnet_delegations(cloud, subnet)?.iter().any(|d| d == "microsoft.netapp/volumes") {
+        // AKS refuses any delegated subnet for nodes (a NetApp one in the seed), with this code
+        // and message (as reported in MicrosoftDocs/azure-docs#69774).
+        if !subnet_delegations(cloud, subnet)?.is_empty() {
             return Err(ArmError::new(
                 400,
                 "SubnetIsDelegated",
                 format!(
-                    "Subnet {subnet} is delegated to Microsoft.NetApp/volumes and cannot host agent pool nodes. Use a subnet without delegations."
+                    "AgentPoolProfile.VnetSubnetID {subnet} cannot be used as it's a delegated subnet. Please check https://aka.ms/adv-network-prerequest for more details."
                 ),
             ));
         }
