@@ -269,3 +269,41 @@ fn a_node_count_the_stack_sets_changed_behind_our_back_is_reported_as_drift() {
         assert!(plan.drift.iter().any(|d| d.address.to_string() == POOL), "{:?}", plan.drift);
     });
 }
+
+#[test]
+fn the_kubelet_pulls_from_the_registry_and_nothing_changes_after_a_restart() {
+    rt().block_on(async {
+        let mut cloud = Cloud::start(quiet()).await;
+        let stack = format!(
+            r#"{}
+resource "azure_container_registry" "acr" {{
+  name                = "laneslab"
+  resource_group_name = azure_resource_group.rg.name
+  location            = azure_resource_group.rg.location
+  sku                 = "Standard"
+}}
+
+resource "azure_role_assignment" "kubelet_pull" {{
+  scope              = azure_container_registry.acr.id
+  role_definition_id = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d"
+  principal_id       = azure_kubernetes_cluster.aks.kubelet_identity_object_id
+}}
+"#,
+            with_pool(&stack("1.31", "lanes", 3), "Standard_NC6s_v3", 3, true)
+        );
+        cloud.write(&stack);
+        cloud.apply().await;
+        let state = cloud.state();
+        assert_eq!(
+            attr(&state, "azure_role_assignment.kubelet_pull", "principal_id"),
+            attr(&state, CLUSTER, "kubelet_identity_object_id")
+        );
+        no_changes(&cloud.plan().await);
+        // A new emulator process on the same data and a new provider: still no changes (the
+        // kubeconfig read again is the same).
+        let cloud = cloud.restart().await;
+        no_changes(&cloud.plan().await);
+        cloud.destroy().await;
+        assert_eq!(cloud.emulator.object_count(), 0);
+    });
+}
