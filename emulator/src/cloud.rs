@@ -376,7 +376,8 @@ impl Cloud {
             } else {
                 self.lro_polls + kind.extra_polls()
             },
-            ready_at: Instant::now() + self.lro_min,
+            ready_at: Instant::now()
+                + if op == OpKind::Delete { self.lro_min } else { self.lro_min * kind.duration_weight() },
             fail,
             outcome: None,
             started: self.clock,
