@@ -109,7 +109,22 @@ pub(crate) fn volume(
         )));
     }
     let fs = existing_str(existing, "/properties/fileSystemId").unwrap_or_else(|| cloud.rng.uuid());
-    let protocols = p.get("protocolTypes").cloned().unwrap_or(json!(["NFSv3"]));
+    let protocols = match p.get("protocolTypes") {
+        None | Some(Value::Null) => json!(["NFSv3"]),
+        Some(Value::Array(list))
+            if !list.is_empty()
+                && list
+                    .iter()
+                    .all(|v| v.as_str().is_some_and(|s| ["NFSv3", "NFSv4.1", "CIFS"].contains(&s))) =>
+        {
+            Value::Array(list.clone())
+        }
+        Some(other) => {
+            return Err(ArmError::invalid(format!(
+                "Invalid value {other} for properties.protocolTypes: expected a list of NFSv3, NFSv4.1 or CIFS."
+            )));
+        }
+    };
     let mut out = Map::new();
     out.insert("fileSystemId".into(), json!(fs));
     out.insert("creationToken".into(), json!(token));

@@ -409,6 +409,10 @@ fn volumes_move_between_pools_with_pool_change() {
         // Only on a subnet delegated to Microsoft.NetApp/volumes.
         let r = c.call("PUT", &volume, NETAPP, Some(body(&nodes))).await;
         assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
+        let mut bad = body(&anf);
+        bad["properties"]["protocolTypes"] = json!(["NFSv5"]);
+        let r = c.call("PUT", &volume, NETAPP, Some(bad)).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
         let r = c.call("PUT", &volume, NETAPP, Some(body(&anf))).await;
         assert_eq!(r.status, 201);
         // Busy while it is created: a pool change waits for the creation to end.
