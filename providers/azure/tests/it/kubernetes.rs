@@ -307,3 +307,28 @@ resource "azure_role_assignment" "kubelet_pull" {{
         assert_eq!(cloud.emulator.object_count(), 0);
     });
 }
+
+#[test]
+fn a_cluster_whose_provisioning_failed_is_planned_again_never_forgotten() {
+    rt().block_on(async {
+        let config = lanestack_emulator::EmulatorConfig {
+            faults: lanestack_emulator::Faults {
+                fail_operations: vec!["aks-lanes".into()],
+                ..Default::default()
+            },
+            ..quiet()
+        };
+        let mut cloud = Cloud::start(config).await;
+        cloud.write(&stack("1.31", "lanes", 3));
+        let plan = cloud.plan().await;
+        let report = cloud.apply_plan(&plan).await;
+        assert_eq!(report.failed.len(), 1, "{report:?}");
+        assert!(report.failed[0].2.contains("Failed"), "{report:?}");
+        // The failed cluster exists in ARM (provisioningState Failed) and in state, tainted: the
+        // next plan replaces it.
+        let plan = cloud.plan().await;
+        assert_eq!(actions(&plan), only(CLUSTER, Action::DeleteThenCreate));
+        assert!(cloud.apply_plan(&plan).await.succeeded());
+        no_changes(&cloud.plan().await);
+    });
+}
