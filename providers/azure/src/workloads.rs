@@ -633,6 +633,56 @@ mod tests {
         );
     }
 
+    fn pool(name: &str, vm: &str, count: i64) -> Value {
+        object(vec![
+            (
+                "default_node_pool",
+                object(vec![
+                    ("name", Value::from(name)),
+                    ("vm_size", Value::from(vm)),
+                    ("node_count", Value::from(count)),
+                    ("vnet_subnet_id", Value::Null),
+                ]),
+            ),
+            ("network_profile", Value::Null),
+        ])
+    }
+
+    #[test]
+    fn only_the_pools_name_size_and_subnet_force_a_new_cluster() {
+        let prior = pool("agentpool", "Standard_DS2_v2", 3);
+        assert!(cluster_replacements(&prior, &pool("agentpool", "standard_ds2_v2", 5)).is_empty());
+        let paths = cluster_replacements(&prior, &pool("agentpool", "Standard_DS3_v2", 3));
+        assert_eq!(paths.iter().map(ToString::to_string).collect::<Vec<_>>(), ["default_node_pool.vm_size"]);
+    }
+
+    #[test]
+    fn server_chosen_block_values_are_not_tracked() {
+        let mut fresh = pool("AgentPool", "Standard_DS2_v2", 3);
+        if let Value::Object(m) = &mut fresh {
+            m.insert(
+                "network_profile".into(),
+                object(vec![
+                    ("network_plugin", Value::from("azure")),
+                    ("service_cidr", Value::from("10.0.0.0/16")),
+                ]),
+            );
+        }
+        let mut reference = pool("agentpool", "Standard_DS2_v2", 3);
+        reference
+            .set(&AttrPath::attr("network_profile"), object(vec![("network_plugin", Value::from("azure"))]));
+        reconcile_blocks(&mut fresh, &reference, &["default_node_pool", "network_profile"]);
+        let net = attr(&fresh, "network_profile");
+        assert_eq!(attr(net, "network_plugin"), &Value::from("azure"));
+        assert_eq!(attr(net, "service_cidr"), &Value::Null);
+        assert_eq!(attr(attr(&fresh, "default_node_pool"), "name"), &Value::from("agentpool"));
+        // A block the stack leaves out is not tracked at all.
+        let mut fresh = pool("agentpool", "Standard_DS2_v2", 3);
+        fresh.set(&AttrPath::attr("network_profile"), object(vec![("network_plugin", Value::from("azure"))]));
+        reconcile_blocks(&mut fresh, &pool("agentpool", "Standard_DS2_v2", 3), &["network_profile"]);
+        assert_eq!(attr(&fresh, "network_profile"), &Value::Null);
+    }
+
     #[test]
     fn kubeconfigs_decode() {
         let c = json!({ "kubeconfigs": [{ "name": "clusterUser", "value": "YXBpVmVyc2lvbjogdjE=" }] });
