@@ -203,6 +203,20 @@ fn node_pool_scales_in_place_and_is_replaced_for_a_new_vm_size() {
         assert_eq!(p["properties"]["vmSize"], "Standard_NC12s_v3");
         no_changes(&cloud.plan().await);
 
+        // Replacing the cluster deletes its pools with it. The cluster's id is computed from its
+        // names, so it is the same after the replacement and nothing tells the node pool: the
+        // pool is found gone by the next plan and created again (Terraform's azurerm behaves the
+        // same; lanestack has no replace_triggered_by yet).
+        let replaced = stack("1.31", "lanes2", 3);
+        cloud.write(&with_pool(&replaced, "Standard_NC12s_v3", 4, false));
+        let plan = cloud.apply().await;
+        assert_eq!(actions(&plan), only(CLUSTER, Action::DeleteThenCreate));
+        let plan = cloud.plan().await;
+        assert_eq!(actions(&plan), only(POOL, Action::Create));
+        assert!(cloud.apply_plan(&plan).await.succeeded());
+        no_changes(&cloud.plan().await);
+        let base = replaced;
+
         // Removing the pool deletes it and leaves the cluster.
         cloud.write(&base);
         assert_eq!(actions(&cloud.apply().await), only(POOL, Action::Delete));
