@@ -418,7 +418,18 @@ impl Provider for AzureProvider {
         };
         match Type::of(address.type_name()) {
             Some(Type::Volume) => one_of(&mut problems, "service_level", &["Standard", "Premium", "Ultra"]),
-            Some(Type::ContainerRegistry) => one_of(&mut problems, "sku", &["Basic", "Standard", "Premium"]),
+            Some(Type::ContainerRegistry) => {
+                one_of(&mut problems, "sku", &["Basic", "Standard", "Premium"]);
+                if let Some(n) = str_attr(config, "name")
+                    && (!(5..=50).contains(&n.len()) || !n.chars().all(|c| c.is_ascii_alphanumeric()))
+                {
+                    problems.push((
+                        AttrPath::attr("name"),
+                        "a registry name is 5 to 50 letters and digits (it becomes <name>.azurecr.io)"
+                            .to_owned(),
+                    ));
+                }
+            }
             Some(Type::NodePool) => {
                 let auto = matches!(attr(config, "enable_auto_scaling"), Value::Bool(true));
                 if auto && (attr(config, "min_count").is_null() || attr(config, "max_count").is_null()) {

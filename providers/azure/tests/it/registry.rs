@@ -154,13 +154,13 @@ fn an_interrupted_role_assignment_is_found_again_by_its_name() {
 #[test]
 fn unknown_skus_are_diagnosed_before_any_call() {
     let provider = lanestack_azure::AzureProvider::new();
-    let config = lanestack_model::Value::from_json(&json!({ "sku": "Gold" }));
+    let config = lanestack_model::Value::from_json(&json!({ "sku": "Gold", "name": "lanes-lab" }));
     let problems = lanestack_model::Provider::validate(
         &provider,
         &"azure_container_registry.x".parse().unwrap(),
         &config,
     );
-    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems.len(), 2, "{problems:?}");
     let pool = lanestack_model::Value::from_json(&json!({ "enable_auto_scaling": true, "min_count": 1 }));
     let problems = lanestack_model::Provider::validate(
         &provider,
