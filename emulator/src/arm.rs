@@ -17,6 +17,16 @@ pub enum Kind {
     NetAppAccount,
     /// `Microsoft.NetApp/netAppAccounts/capacityPools`.
     CapacityPool,
+    /// `Microsoft.NetApp/netAppAccounts/capacityPools/volumes`.
+    Volume,
+    /// `Microsoft.ContainerService/managedClusters`.
+    ManagedCluster,
+    /// `Microsoft.ContainerService/managedClusters/agentPools`.
+    AgentPool,
+    /// `Microsoft.ContainerRegistry/registries`.
+    Registry,
+    /// `Microsoft.Authorization/roleAssignments`, an extension resource under any scope.
+    RoleAssignment,
 }
 
 /// How a kind's writes complete.
@@ -32,13 +42,18 @@ pub(crate) enum Style {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 11] = [
         Kind::ResourceGroup,
         Kind::VirtualNetwork,
         Kind::Subnet,
         Kind::Peering,
         Kind::NetAppAccount,
         Kind::CapacityPool,
+        Kind::Volume,
+        Kind::ManagedCluster,
+        Kind::AgentPool,
+        Kind::Registry,
+        Kind::RoleAssignment,
     ];
 
     /// The resource provider namespace, in ARM's casing.
@@ -46,7 +61,10 @@ impl Kind {
         match self {
             Kind::ResourceGroup => "Microsoft.Resources",
             Kind::VirtualNetwork | Kind::Subnet | Kind::Peering => "Microsoft.Network",
-            Kind::NetAppAccount | Kind::CapacityPool => "Microsoft.NetApp",
+            Kind::NetAppAccount | Kind::CapacityPool | Kind::Volume => "Microsoft.NetApp",
+            Kind::ManagedCluster | Kind::AgentPool => "Microsoft.ContainerService",
+            Kind::Registry => "Microsoft.ContainerRegistry",
+            Kind::RoleAssignment => "Microsoft.Authorization",
         }
     }
 
@@ -59,6 +77,11 @@ impl Kind {
             Kind::Peering => "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
             Kind::NetAppAccount => "Microsoft.NetApp/netAppAccounts",
             Kind::CapacityPool => "Microsoft.NetApp/netAppAccounts/capacityPools",
+            Kind::Volume => "Microsoft.NetApp/netAppAccounts/capacityPools/volumes",
+            Kind::ManagedCluster => "Microsoft.ContainerService/managedClusters",
+            Kind::AgentPool => "Microsoft.ContainerService/managedClusters/agentPools",
+            Kind::Registry => "Microsoft.ContainerRegistry/registries",
+            Kind::RoleAssignment => "Microsoft.Authorization/roleAssignments",
         }
     }
 
@@ -67,27 +90,104 @@ impl Kind {
         self.type_name().rsplit('/').next().unwrap_or_default()
     }
 
-    /// The kind this one is a child of (resource groups are nobody's child here).
+    /// The kind this one is a child of (resource groups are nobody's child here). A role
+    /// assignment's parent is its scope, a resource group or any resource; it is checked as
+    /// a resource group is (it must exist).
     pub fn parent(self) -> Option<Kind> {
         match self {
             Kind::ResourceGroup => None,
-            Kind::VirtualNetwork | Kind::NetAppAccount => Some(Kind::ResourceGroup),
+            Kind::VirtualNetwork
+            | Kind::NetAppAccount
+            | Kind::ManagedCluster
+            | Kind::Registry
+            | Kind::RoleAssignment => Some(Kind::ResourceGroup),
             Kind::Subnet | Kind::Peering => Some(Kind::VirtualNetwork),
             Kind::CapacityPool => Some(Kind::NetAppAccount),
+            Kind::Volume => Some(Kind::CapacityPool),
+            Kind::AgentPool => Some(Kind::ManagedCluster),
+        }
+    }
+
+    /// The POST actions this kind answers (lowercase), e.g. a volume's `poolChange`.
+    pub(crate) fn actions(self) -> &'static [&'static str] {
+        match self {
+            Kind::Volume => &["poolchange"],
+            Kind::ManagedCluster => &["listclusterusercredential"],
+            Kind::ResourceGroup
+            | Kind::VirtualNetwork
+            | Kind::Subnet
+            | Kind::Peering
+            | Kind::NetAppAccount
+            | Kind::CapacityPool
+            | Kind::AgentPool
+            | Kind::Registry
+            | Kind::RoleAssignment => &[],
+        }
+    }
+
+    /// How many times the configured least operation time ([`crate::config::Latency`]'s
+    /// `operation`) a create or update of this kind takes: with the realistic profile (5 s) at
+    /// factor 1, a managed cluster takes 6 minutes (the seed's "5 to 10 minutes"), an agent pool
+    /// 3, a volume 1, the rest 5 seconds.
+    pub(crate) fn duration_weight(self) -> u32 {
+        match self {
+            Kind::ManagedCluster => 72,
+            Kind::AgentPool => 36,
+            Kind::Volume => 12,
+            Kind::ResourceGroup
+            | Kind::VirtualNetwork
+            | Kind::Subnet
+            | Kind::Peering
+            | Kind::NetAppAccount
+            | Kind::CapacityPool
+            | Kind::Registry
+            | Kind::RoleAssignment => 1,
+        }
+    }
+
+    /// Extra polls a write of this kind takes before it ends, on top of the configured ones:
+    /// a managed cluster provisions for minutes.
+    pub(crate) fn extra_polls(self) -> u32 {
+        match self {
+            Kind::ManagedCluster => 3,
+            Kind::AgentPool => 2,
+            Kind::ResourceGroup
+            | Kind::VirtualNetwork
+            | Kind::Subnet
+            | Kind::Peering
+            | Kind::NetAppAccount
+            | Kind::CapacityPool
+            | Kind::Volume
+            | Kind::Registry
+            | Kind::RoleAssignment => 0,
         }
     }
 
     pub(crate) fn style(self) -> Style {
         match self {
-            Kind::ResourceGroup => Style::Sync,
-            Kind::VirtualNetwork | Kind::Subnet | Kind::Peering => Style::AsyncOperation,
-            Kind::NetAppAccount | Kind::CapacityPool => Style::Location,
+            Kind::ResourceGroup | Kind::RoleAssignment => Style::Sync,
+            Kind::VirtualNetwork
+            | Kind::Subnet
+            | Kind::Peering
+            | Kind::ManagedCluster
+            | Kind::AgentPool
+            | Kind::Registry => Style::AsyncOperation,
+            Kind::NetAppAccount | Kind::CapacityPool | Kind::Volume => Style::Location,
         }
     }
 
     /// Whether resources of this kind have a `location`.
     pub(crate) fn located(self) -> bool {
-        matches!(self, Kind::ResourceGroup | Kind::VirtualNetwork | Kind::NetAppAccount | Kind::CapacityPool)
+        matches!(
+            self,
+            Kind::ResourceGroup
+                | Kind::VirtualNetwork
+                | Kind::NetAppAccount
+                | Kind::CapacityPool
+                | Kind::Volume
+                | Kind::ManagedCluster
+                | Kind::Registry
+        )
     }
 
     fn top_level(namespace: &str, segment: &str) -> Result<Kind, ArmError> {
@@ -96,9 +196,18 @@ impl Kind {
         match (ns.as_str(), seg.as_str()) {
             ("microsoft.network", "virtualnetworks") => Ok(Kind::VirtualNetwork),
             ("microsoft.netapp", "netappaccounts") => Ok(Kind::NetAppAccount),
-            ("microsoft.network" | "microsoft.netapp" | "microsoft.resources", _) => {
-                Err(ArmError::invalid_resource_type(namespace, segment))
-            }
+            ("microsoft.containerservice", "managedclusters") => Ok(Kind::ManagedCluster),
+            ("microsoft.containerregistry", "registries") => Ok(Kind::Registry),
+            ("microsoft.authorization", "roleassignments") => Ok(Kind::RoleAssignment),
+            (
+                "microsoft.network"
+                | "microsoft.netapp"
+                | "microsoft.resources"
+                | "microsoft.containerservice"
+                | "microsoft.containerregistry"
+                | "microsoft.authorization",
+                _,
+            ) => Err(ArmError::invalid_resource_type(namespace, segment)),
             _ => Err(ArmError::unknown_namespace(namespace)),
         }
     }
@@ -108,6 +217,8 @@ impl Kind {
             (Kind::VirtualNetwork, "subnets") => Ok(Kind::Subnet),
             (Kind::VirtualNetwork, "virtualnetworkpeerings") => Ok(Kind::Peering),
             (Kind::NetAppAccount, "capacitypools") => Ok(Kind::CapacityPool),
+            (Kind::CapacityPool, "volumes") => Ok(Kind::Volume),
+            (Kind::ManagedCluster, "agentpools") => Ok(Kind::AgentPool),
             _ => Err(ArmError::invalid_resource_type(
                 parent.namespace(),
                 &format!("{}/{segment}", parent.segment()),
@@ -123,6 +234,8 @@ pub(crate) enum Target {
     List { subscription: String, kind: Kind, parent: String },
     /// One resource, by id as written in the request.
     Item { subscription: String, kind: Kind, id: String, name: String, parent: String },
+    /// A POST action on one resource (`poolChange`, `listClusterUserCredential`).
+    Action { subscription: String, kind: Kind, id: String, action: String },
     /// A long-running operation's status (`Azure-AsyncOperation`) or result (`Location`).
     Operation { subscription: String, id: String, result: bool },
     /// The token endpoint of a tenant.
@@ -178,25 +291,7 @@ impl Target {
                     [ns, t, n, rest @ ..] => {
                         let kind = Kind::top_level(ns, t)?;
                         let id = format!("{rg}/providers/{}/{}/{n}", kind.namespace(), kind.segment());
-                        match rest {
-                            [] => {
-                                Ok(Target::Item { subscription, kind, id, name: (*n).to_owned(), parent: rg })
-                            }
-                            [ct] => {
-                                Ok(Target::List { subscription, kind: Kind::child(kind, ct)?, parent: id })
-                            }
-                            [ct, cn] => {
-                                let child = Kind::child(kind, ct)?;
-                                Ok(Target::Item {
-                                    subscription,
-                                    kind: child,
-                                    id: format!("{id}/{}/{cn}", child.segment()),
-                                    name: (*cn).to_owned(),
-                                    parent: id,
-                                })
-                            }
-                            _ => Err(not_found()),
-                        }
+                        nested(subscription, kind, id, (*n).to_owned(), rg, rest).ok_or_else(not_found)?
                     }
                     [] => Err(not_found()),
                 }
@@ -204,6 +299,48 @@ impl Target {
             _ => Err(not_found()),
         }
     }
+}
+
+/// What the segments after a resource name (`rest`) name: the resource itself, a collection
+/// of its children, a child (recursively), an action on it, or an extension resource (a role
+/// assignment) under it. `None` when the path is malformed.
+fn nested(
+    subscription: String,
+    kind: Kind,
+    id: String,
+    name: String,
+    parent: String,
+    rest: &[&str],
+) -> Option<Result<Target, ArmError>> {
+    Some(match rest {
+        [] => Ok(Target::Item { subscription, kind, id, name, parent }),
+        [seg] if kind.actions().contains(&seg.to_ascii_lowercase().as_str()) => {
+            Ok(Target::Action { subscription, kind, id, action: seg.to_ascii_lowercase() })
+        }
+        [p, ns, t, more @ ..] if p.eq_ignore_ascii_case("providers") => {
+            let ext = match Kind::top_level(ns, t) {
+                Ok(k @ Kind::RoleAssignment) => k,
+                Ok(_) => return Some(Err(ArmError::invalid_resource_type(ns, t))),
+                Err(e) => return Some(Err(e)),
+            };
+            match more {
+                [] => Ok(Target::List { subscription, kind: ext, parent: id }),
+                [n] => {
+                    let child = format!("{id}/providers/{}/{}/{n}", ext.namespace(), ext.segment());
+                    Ok(Target::Item { subscription, kind: ext, id: child, name: (*n).to_owned(), parent: id })
+                }
+                _ => return None,
+            }
+        }
+        [ct] => Kind::child(kind, ct).map(|child| Target::List { subscription, kind: child, parent: id }),
+        [ct, cn, more @ ..] => match Kind::child(kind, ct) {
+            Err(e) => Err(e),
+            Ok(child) => {
+                let cid = format!("{id}/{}/{cn}", child.segment());
+                return nested(subscription, child, cid, (*cn).to_owned(), id, more);
+            }
+        },
+    })
 }
 
 /// An ARM error: an HTTP status and the `{"error":{"code","message"}}` envelope.
@@ -306,6 +443,32 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, "InvalidResourceType");
         assert!(matches!(Target::parse("/t/oauth2/v2.0/token"), Ok(Target::Token { .. })));
+    }
+
+    #[test]
+    fn grandchildren_actions_and_extension_resources_parse() {
+        let pool =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.NetApp/netAppAccounts/a/capacityPools/p";
+        let t = Target::parse(&format!("{pool}/volumes/v/POOLCHANGE")).unwrap();
+        assert!(matches!(t, Target::Action { kind: Kind::Volume, ref action, .. } if action == "poolchange"));
+        let t = Target::parse(&format!("{pool}/volumes/v")).unwrap();
+        assert!(
+            matches!(t, Target::Item { kind: Kind::Volume, ref parent, .. } if parent.ends_with("/capacityPools/p"))
+        );
+        let acr = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r";
+        let t = Target::parse(&format!("{acr}/providers/Microsoft.Authorization/roleAssignments/g")).unwrap();
+        assert_eq!(
+            t,
+            Target::Item {
+                subscription: "s".into(),
+                kind: Kind::RoleAssignment,
+                id: format!("{acr}/providers/Microsoft.Authorization/roleAssignments/g"),
+                name: "g".into(),
+                parent: acr.into(),
+            }
+        );
+        let e = Target::parse(&format!("{acr}/providers/Microsoft.Network/virtualNetworks/x")).unwrap_err();
+        assert_eq!(e.code, "InvalidResourceType");
     }
 
     #[test]

@@ -144,6 +144,23 @@ impl Cloud {
                 props.insert("virtualNetworkPeerings".into(), Value::Array(children(Kind::Peering)));
             }
         }
+        if r.kind == Kind::ManagedCluster {
+            // AKS inlines every agent pool as a profile: its properties with its name.
+            let profiles: Vec<Value> = self
+                .children(k)
+                .filter(|c| c.kind == Kind::AgentPool)
+                .map(|c| {
+                    let mut p = c.body.get("properties").cloned().unwrap_or_else(|| json!({}));
+                    if let Some(obj) = p.as_object_mut() {
+                        obj.insert("name".into(), json!(crate::kinds::name_of(&c.id)));
+                    }
+                    p
+                })
+                .collect();
+            if let Some(props) = body.get_mut("properties").and_then(Value::as_object_mut) {
+                props.insert("agentPoolProfiles".into(), Value::Array(profiles));
+            }
+        }
         Some(body)
     }
 
@@ -247,7 +264,10 @@ impl Cloud {
         let mut stored_body = built.body;
         let state = if !lro {
             "Succeeded"
-        } else if kind.style() == crate::arm::Style::Location {
+        } else if kind.style() == crate::arm::Style::Location
+            || matches!(kind, Kind::ManagedCluster | Kind::AgentPool | Kind::Registry)
+        {
+            // NetApp, AKS and ACR say Creating while they create; networking says Updating.
             if created { "Creating" } else { "Updating" }
         } else {
             "Updating"
@@ -313,6 +333,19 @@ impl Cloud {
                 return Ok(Some(op));
             }
         }
+        if matches!(kind, Kind::NetAppAccount | Kind::CapacityPool)
+            && let Some(child) = self.children(&k).next()
+        {
+            // NetApp refuses to delete an account or pool that still holds pools or volumes.
+            return Err(ArmError::new(
+                409,
+                "CannotDeleteResource",
+                format!(
+                    "Can not delete resource before nested resources are deleted. Some existing nested resource IDs include: '{}'.",
+                    child.id
+                ),
+            ));
+        }
         self.require_idle(&k)?;
         if let Some(r) = self.resources.get_mut(&k) {
             set_provisioning_state(&mut r.body, "Deleting");
@@ -338,8 +371,13 @@ impl Cloud {
             key: k,
             kind,
             op,
-            polls_left: self.lro_polls,
-            ready_at: Instant::now() + self.lro_min,
+            polls_left: if op == OpKind::Delete {
+                self.lro_polls
+            } else {
+                self.lro_polls + kind.extra_polls()
+            },
+            ready_at: Instant::now()
+                + if op == OpKind::Delete { self.lro_min } else { self.lro_min * kind.duration_weight() },
             fail,
             outcome: None,
             started: self.clock,
@@ -390,8 +428,23 @@ impl Cloud {
         }
     }
 
+    /// Moves a volume to another pool (`poolChange`) and starts the operation that tracks it.
+    pub(crate) fn pool_change(&mut self, volume_id: &str, request: &Value) -> Result<String, ArmError> {
+        self.require_idle(&key(volume_id))?;
+        let k = crate::workloads::pool_change(self, volume_id, request)?;
+        let etag = self.new_etag();
+        if let Some(r) = self.resources.get_mut(&k) {
+            r.etag = etag.clone();
+            if let Some(obj) = r.body.as_object_mut() {
+                obj.insert("etag".into(), json!(etag));
+            }
+            set_provisioning_state(&mut r.body, "Updating");
+        }
+        Ok(self.start(k, Kind::Volume, OpKind::Patch, false))
+    }
+
     /// Removes an object and everything under it, and disconnects peerings to removed vnets.
-    fn remove_tree(&mut self, k: &str) {
+    pub(crate) fn remove_tree(&mut self, k: &str) {
         let prefix = format!("{k}/");
         let gone: Vec<String> =
             self.resources.keys().filter(|r| *r == k || r.starts_with(&prefix)).cloned().collect();
@@ -405,7 +458,15 @@ impl Cloud {
             match r.kind {
                 Kind::Peering => crate::kinds::peering_removed(self, r),
                 Kind::VirtualNetwork => crate::kinds::vnet_removed(self, &key(&r.id)),
-                Kind::ResourceGroup | Kind::Subnet | Kind::NetAppAccount | Kind::CapacityPool => {}
+                Kind::ResourceGroup
+                | Kind::Subnet
+                | Kind::NetAppAccount
+                | Kind::CapacityPool
+                | Kind::Volume
+                | Kind::ManagedCluster
+                | Kind::AgentPool
+                | Kind::Registry
+                | Kind::RoleAssignment => {}
             }
         }
     }
@@ -429,10 +490,14 @@ fn canonical_id(cloud: &Cloud, kind: Kind, id: &str, name: &str, parent: &str) -
     // Ids keep the casing of their parent's id as first created, and the name as first written.
     match cloud.resources.get(&key(parent)) {
         Some(p) => match kind {
-            Kind::VirtualNetwork | Kind::NetAppAccount => {
+            Kind::VirtualNetwork
+            | Kind::NetAppAccount
+            | Kind::ManagedCluster
+            | Kind::Registry
+            | Kind::RoleAssignment => {
                 format!("{}/providers/{}/{}/{name}", p.id, kind.namespace(), kind.segment())
             }
-            Kind::Subnet | Kind::Peering | Kind::CapacityPool => {
+            Kind::Subnet | Kind::Peering | Kind::CapacityPool | Kind::Volume | Kind::AgentPool => {
                 format!("{}/{}/{name}", p.id, kind.segment())
             }
             Kind::ResourceGroup => id.to_owned(),

@@ -22,11 +22,11 @@ pub(crate) struct Built {
     pub(crate) removed_children: Vec<String>,
 }
 
-fn name_of(id: &str) -> &str {
+pub(crate) fn name_of(id: &str) -> &str {
     id.rsplit('/').next().unwrap_or(id)
 }
 
-fn props(v: &Value) -> Map<String, Value> {
+pub(crate) fn props(v: &Value) -> Map<String, Value> {
     v.get("properties").and_then(Value::as_object).cloned().unwrap_or_default()
 }
 
@@ -78,10 +78,19 @@ fn envelope(
     properties: Map<String, Value>,
 ) -> Value {
     let name = match kind {
-        // NetApp names children "account/pool".
+        // NetApp names children "account/pool" and "account/pool/volume".
         Kind::CapacityPool => {
             let segs: Vec<&str> = id.rsplit('/').collect();
             format!("{}/{}", segs.get(2).copied().unwrap_or_default(), segs[0])
+        }
+        Kind::Volume => {
+            let segs: Vec<&str> = id.rsplit('/').collect();
+            format!(
+                "{}/{}/{}",
+                segs.get(4).copied().unwrap_or_default(),
+                segs.get(2).copied().unwrap_or_default(),
+                segs[0]
+            )
         }
         _ => name_of(id).to_owned(),
     };
@@ -190,8 +199,29 @@ pub(crate) fn build(
             out
         }
         Kind::CapacityPool => capacity_pool(cloud, request, existing)?,
+        Kind::Volume => crate::workloads::volume(cloud, id, request, existing)?,
+        Kind::ManagedCluster => {
+            let (props, pools) =
+                crate::workloads::managed_cluster(cloud, id, request, existing, loc.as_deref())?;
+            children = pools;
+            props
+        }
+        Kind::AgentPool => crate::workloads::agent_pool(cloud, id, request, existing)?,
+        Kind::Registry => crate::workloads::registry(cloud, id, request, existing)?,
+        Kind::RoleAssignment => crate::workloads::role_assignment(cloud, id, request, existing)?,
     };
-    Ok(Built { body: envelope(kind, id, loc, tags, properties), children, removed_children })
+    let mut body = envelope(kind, id, loc, tags, properties);
+    match kind {
+        Kind::ManagedCluster => crate::workloads::cluster_envelope(cloud, &mut body, request, existing)?,
+        Kind::Registry => crate::workloads::registry_envelope(&mut body, request)?,
+        _ => {}
+    }
+    if matches!(kind, Kind::AgentPool | Kind::RoleAssignment)
+        && let Some(obj) = body.as_object_mut()
+    {
+        obj.remove("location");
+    }
+    Ok(Built { body, children, removed_children })
 }
 
 fn address_prefixes(v: Option<&Value>) -> Result<Vec<String>, ArmError> {

@@ -3,9 +3,10 @@
 //! [`Emulator::start`] binds a free loopback port and serves, on one port:
 //!
 //! - ARM's REST API for resource groups, virtual networks, subnets, vnet peerings, NetApp
-//!   accounts and capacity pools ([`arm::Kind`]): PUT, PATCH, GET, DELETE and list, with ARM's
-//!   ids, error envelope and codes, long-running operations in its three styles, ETags and
-//!   referential checks;
+//!   accounts, capacity pools and volumes, AKS managed clusters and agent pools, container
+//!   registries and role assignments ([`arm::Kind`]): PUT, PATCH, GET, DELETE, list and the
+//!   POST actions `poolChange` and `listClusterUserCredential`, with ARM's ids, error envelope
+//!   and codes, long-running operations in its three styles, ETags and referential checks;
 //! - Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client credentials), whose
 //!   opaque tokens every ARM call must carry.
 //!
@@ -15,7 +16,8 @@
 //! ([`LogEntry`]) for tests and benchmarks.
 //!
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
-//! per-type shapes and rules), `server` (HTTP, auth, throttling, faults), [`config`].
+//! per-type shapes and rules), `workloads` (volumes, clusters, registries, role assignments),
+//! `server` (HTTP, auth, throttling, faults), [`config`].
 //!
 //! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module
 //! `tls`), and plain HTTP otherwise.
@@ -34,6 +36,7 @@ mod rng;
 mod server;
 mod throttle;
 mod tls;
+mod workloads;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

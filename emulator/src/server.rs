@@ -260,6 +260,7 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
     let subscription = match &target {
         Target::List { subscription, .. }
         | Target::Item { subscription, .. }
+        | Target::Action { subscription, .. }
         | Target::Operation { subscription, .. } => subscription.clone(),
         Target::Token { .. } => String::new(),
     };
@@ -452,6 +453,37 @@ fn dispatch(shared: &Shared, ctx: &Ctx, target: Target) -> Reply {
             item(shared, ctx, &subscription, kind, &id, &name, &parent)
         }
         Target::Operation { id, result, .. } => operation(shared, ctx, &id, result),
+        Target::Action { subscription, kind, id, action } => {
+            if ctx.method != Method::POST {
+                return method_not_allowed(ctx);
+            }
+            let mut cloud = lock(&shared.cloud);
+            match (kind, action.as_str()) {
+                (Kind::ManagedCluster, _) => match crate::workloads::user_credential(&cloud, &id) {
+                    Ok(body) => Reply::json(200, body),
+                    Err(e) => e.into(),
+                },
+                (_, _) => {
+                    let body: Value = serde_json::from_slice(&ctx.body).unwrap_or(Value::Null);
+                    let location = cloud
+                        .get(&id)
+                        .and_then(|r| r.body.get("location").and_then(Value::as_str).map(str::to_owned))
+                        .unwrap_or_else(|| "global".to_owned());
+                    match cloud.pool_change(&id, &body) {
+                        Err(e) => e.into(),
+                        Ok(op) => {
+                            shared.save(&cloud);
+                            let (_, result) = operation_urls(ctx, &subscription, kind, &location, &op);
+                            let mut reply = Reply::empty(202)
+                                .header("Location", result)
+                                .header("Retry-After", shared.config.lro_retry_after_secs.to_string());
+                            reply.resource = Some(crate::cloud::key(&id));
+                            reply.note("pool-change")
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -583,6 +615,19 @@ fn item(
                 .get(id)
                 .and_then(|r| r.body.get("location").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or_else(|| "global".to_owned());
+            if kind == Kind::RoleAssignment {
+                // Role assignments are deleted at once: 200 with the object, 204 when absent.
+                return match cloud.render(&k) {
+                    None => Reply::empty(204),
+                    Some(body) => {
+                        cloud.remove_tree(&k);
+                        shared.save(&cloud);
+                        let mut reply = Reply::json(200, body);
+                        reply.resource = Some(k);
+                        reply.note("deleted")
+                    }
+                };
+            }
             match cloud.delete(kind, id, parent) {
                 Err(e) => e.into(),
                 Ok(None) => Reply::empty(204),

@@ -347,3 +347,192 @@ fn https_with_a_ca_generated_at_start() {
         assert!(op.starts_with("https://"), "{op}");
     });
 }
+
+const NETAPP: &str = "2025-01-01";
+const AKS: &str = "2025-05-01";
+
+/// A vnet with a subnet delegated to NetApp volumes (`anf`) and a plain one (`nodes`).
+async fn network(c: &Client) -> (String, String) {
+    c.group().await;
+    assert_eq!(c.vnet("v", "10.1.0.0/16").await.status, 201);
+    let subnet = |name: &str, prefix: &str, delegated: bool| {
+        let delegations = if delegated {
+            json!([{ "name": "netapp", "properties": { "serviceName": "Microsoft.NetApp/volumes" } }])
+        } else {
+            json!([])
+        };
+        (
+            format!("{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/{name}"),
+            json!({ "properties": { "addressPrefixes": [prefix], "delegations": delegations } }),
+        )
+    };
+    let (anf, body) = subnet("anf", "10.1.1.0/24", true);
+    assert_eq!(c.call("PUT", &anf, NET, Some(body)).await.status, 201);
+    let (nodes, body) = subnet("nodes", "10.1.2.0/24", false);
+    assert_eq!(c.call("PUT", &nodes, NET, Some(body)).await.status, 201);
+    (anf, nodes)
+}
+
+/// Polls a `Location` URL until the operation is done; returns the final status.
+async fn settle(c: &Client, first: &Reply) -> u16 {
+    let mut url = first.header("location").unwrap().to_owned();
+    for _ in 0..20 {
+        let r = c.raw("GET", &url, None, &[]).await;
+        if r.status != 202 {
+            return r.status;
+        }
+        url = r.header("location").unwrap_or(&url).to_owned();
+    }
+    panic!("the operation never ended");
+}
+
+#[test]
+fn volumes_move_between_pools_with_pool_change() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let (anf, nodes) = network(&c).await;
+        let account = format!("{RG}/providers/Microsoft.NetApp/netAppAccounts/a");
+        assert_eq!(c.call("PUT", &account, NETAPP, Some(json!({ "location": "westeurope" }))).await.status, 201);
+        for (pool, level) in [("std", "Standard"), ("prem", "Premium")] {
+            let body = json!({ "location": "westeurope", "properties": { "serviceLevel": level, "size": 4u64 << 40 } });
+            let r = c.call("PUT", &format!("{account}/capacityPools/{pool}"), NETAPP, Some(body)).await;
+            assert_eq!(r.status, 201);
+            let status = r.header("azure-asyncoperation").unwrap().to_owned();
+            while c.raw("GET", &status, None, &[]).await.body["status"] == "InProgress" {}
+        }
+        let volume = format!("{account}/capacityPools/std/volumes/vol");
+        let body = |subnet: &str| {
+            json!({ "location": "westeurope", "properties": {
+                "creationToken": "vol", "subnetId": subnet, "usageThreshold": 100u64 << 30,
+            } })
+        };
+        // Only on a subnet delegated to Microsoft.NetApp/volumes.
+        let r = c.call("PUT", &volume, NETAPP, Some(body(&nodes))).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
+        let mut bad = body(&anf);
+        bad["properties"]["protocolTypes"] = json!(["NFSv5"]);
+        let r = c.call("PUT", &volume, NETAPP, Some(bad)).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidParameter"));
+        let r = c.call("PUT", &volume, NETAPP, Some(body(&anf))).await;
+        assert_eq!(r.status, 201);
+        // Busy while it is created: a pool change waits for the creation to end.
+        let early = c
+            .call("POST", &format!("{volume}/poolChange"), NETAPP, Some(json!({ "newPoolResourceId": format!("{account}/capacityPools/prem") })))
+            .await;
+        assert_eq!((early.status, early.code()), (409, "AnotherOperationInProgress"));
+        let status = r.header("azure-asyncoperation").unwrap().to_owned();
+        while c.raw("GET", &status, None, &[]).await.body["status"] == "InProgress" {}
+        assert_eq!(r.body["name"], "a/std/vol");
+        assert_eq!(r.body["properties"]["serviceLevel"], "Standard");
+        let fs = r.body["properties"]["fileSystemId"].clone();
+
+        let moved = format!("{account}/capacityPools/prem/volumes/vol");
+        let r = c
+            .call("POST", &format!("{volume}/poolChange"), NETAPP, Some(json!({ "newPoolResourceId": format!("{account}/capacityPools/prem") })))
+            .await;
+        assert_eq!(r.status, 202);
+        assert!(r.header("retry-after").is_some());
+        assert_eq!(settle(&c, &r).await, 200);
+        assert_eq!(c.call("GET", &volume, NETAPP, None).await.status, 404);
+        let r = c.call("GET", &moved, NETAPP, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!((r.body["name"].as_str(), r.body["properties"]["serviceLevel"].as_str()), (Some("a/prem/vol"), Some("Premium")));
+        assert_eq!(r.body["properties"]["fileSystemId"], fs);
+        // The creation token cannot change; GET is the only verb on an action path.
+        let r = c.call("PATCH", &moved, NETAPP, Some(json!({ "properties": { "creationToken": "other" } }))).await;
+        assert_eq!((r.status, r.code()), (400, "PropertyChangeNotAllowed"));
+        let r = c.call("GET", &format!("{moved}/poolChange"), NETAPP, None).await;
+        assert_eq!(r.status, 405);
+        // A pool holding a volume cannot be deleted; the one it left can.
+        let r = c.call("DELETE", &format!("{account}/capacityPools/prem"), NETAPP, None).await;
+        assert_eq!((r.status, r.code()), (409, "CannotDeleteResource"));
+        let r = c.call("DELETE", &format!("{account}/capacityPools/std"), NETAPP, None).await;
+        assert_eq!(r.status, 202);
+    });
+}
+
+#[test]
+fn managed_clusters_provision_slowly_and_hand_out_a_kubeconfig() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let (anf, nodes) = network(&c).await;
+        let cluster = format!("{RG}/providers/Microsoft.ContainerService/managedClusters/k");
+        let body = |subnet: &str| {
+            json!({
+                "location": "westeurope",
+                "identity": { "type": "SystemAssigned" },
+                "properties": { "dnsPrefix": "k", "kubernetesVersion": "1.31", "agentPoolProfiles": [{
+                    "name": "agentpool", "count": 3, "vmSize": "Standard_DS2_v2", "mode": "System", "vnetSubnetID": subnet,
+                }] },
+            })
+        };
+        let r = c.call("PUT", &cluster, AKS, Some(body(&anf))).await;
+        assert_eq!((r.status, r.code()), (400, "SubnetIsDelegated"));
+        let r = c.call("PUT", &cluster, AKS, Some(body(&nodes))).await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body["properties"]["provisioningState"], "Creating");
+        let status = r.header("azure-asyncoperation").unwrap().to_owned();
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            let s = c.raw("GET", &status, None, &[]).await;
+            if s.body["status"] != "InProgress" {
+                assert_eq!(s.body["status"], "Succeeded");
+                break;
+            }
+        }
+        assert!(polls >= 4, "{polls}");
+        let r = c.call("GET", &cluster, AKS, None).await;
+        let fqdn = r.body["properties"]["fqdn"].as_str().unwrap().to_owned();
+        assert!(r.body["identity"]["principalId"].is_string());
+        assert_eq!(r.body["properties"]["nodeResourceGroup"], "MC_rg1_k_westeurope");
+        assert!(r.body["properties"]["identityProfile"]["kubeletidentity"]["objectId"].is_string());
+        // The pool exists as a child too.
+        let r = c.call("GET", &format!("{cluster}/agentPools/agentpool"), AKS, None).await;
+        assert_eq!((r.status, r.body["properties"]["count"].as_u64()), (200, Some(3)));
+        // A dns prefix cannot change.
+        let mut other = body(&nodes);
+        other["properties"]["dnsPrefix"] = json!("other");
+        let r = c.call("PUT", &cluster, AKS, Some(other)).await;
+        assert_eq!((r.status, r.code()), (400, "PropertyChangeNotAllowed"));
+
+        let r = c.call("POST", &format!("{cluster}/listClusterUserCredential"), AKS, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["kubeconfigs"][0]["name"], "clusterUser");
+        use base64::Engine as _;
+        let config = base64::engine::general_purpose::STANDARD
+            .decode(r.body["kubeconfigs"][0]["value"].as_str().unwrap())
+            .unwrap();
+        let config = String::from_utf8(config).unwrap();
+        assert!(config.contains(&format!("server: https://{fqdn}:443")), "{config}");
+    });
+}
+
+#[test]
+fn role_assignments_are_unique_and_immutable() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        c.group().await;
+        let role = "/subscriptions/sub-1/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d";
+        let at = |name: &str| format!("{RG}/providers/Microsoft.Authorization/roleAssignments/{name}");
+        let body = |principal: &str| json!({ "properties": { "roleDefinitionId": role, "principalId": principal } });
+        let a = "0b7c3b2e-0000-4000-8000-000000000001";
+        let r = c.call("PUT", &at("not-a-guid"), AUTH, Some(body("p"))).await;
+        assert_eq!((r.status, r.code()), (400, "InvalidRoleAssignmentId"));
+        let r = c.call("PUT", &at(a), AUTH, Some(body("p"))).await;
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body["properties"]["scope"], RG);
+        // The same PUT again is fine; another principal under the same name is not.
+        assert_eq!(c.call("PUT", &at(a), AUTH, Some(body("p"))).await.status, 200);
+        let r = c.call("PUT", &at(a), AUTH, Some(body("q"))).await;
+        assert_eq!((r.status, r.code()), (400, "RoleAssignmentUpdateNotPermitted"));
+        // One assignment per scope, role and principal.
+        let r = c.call("PUT", &at("0b7c3b2e-0000-4000-8000-000000000002"), AUTH, Some(body("p"))).await;
+        assert_eq!((r.status, r.code()), (409, "RoleAssignmentExists"));
+        let r = c.call("DELETE", &at(a), AUTH, None).await;
+        assert_eq!((r.status, r.body["name"].as_str()), (200, Some(a)));
+        assert_eq!(c.call("DELETE", &at(a), AUTH, None).await.status, 204);
+    });
+}
+
+const AUTH: &str = "2022-04-01";

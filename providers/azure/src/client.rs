@@ -422,6 +422,28 @@ impl ArmClient {
         }
     }
 
+    /// Calls a POST action on an object (`{id}/{action}`): a synchronous answer's body, or,
+    /// for a long-running action (202), waits for it and returns null.
+    pub async fn post(
+        &self,
+        id: &str,
+        action: &str,
+        api_version: &str,
+        body: &Value,
+    ) -> Result<Value, ArmError> {
+        let path = format!("{id}/{action}");
+        let url = self.url(&path, api_version);
+        let reply = self.send(Method::POST, &url, Some(body)).await?;
+        match reply.status.as_u16() {
+            200 | 201 if reply.header("azure-asyncoperation").is_none() => Ok(reply.body),
+            200..=299 => {
+                self.wait(&Method::POST, &path, api_version, &reply).await?;
+                Ok(Value::Null)
+            }
+            _ => Err(self.error(&Method::POST, &url, &reply)),
+        }
+    }
+
     /// Deletes an object and waits until it is gone. Deleting what does not exist succeeds.
     pub async fn delete(&self, id: &str, api_version: &str) -> Result<(), ArmError> {
         let url = self.url(id, api_version);

@@ -2,12 +2,16 @@
 //!
 //! [`AzureProvider`] implements [`lanestack_model::Provider`] over Azure Resource Manager's REST
 //! API for `azure_resource_group`, `azure_virtual_network`, `azure_subnet`,
-//! `azure_virtual_network_peering`, `azure_netapp_account` and `azure_netapp_capacity_pool`
-//! ([`types::Type`]).
+//! `azure_virtual_network_peering`, `azure_netapp_account`, `azure_netapp_capacity_pool`,
+//! `azure_netapp_volume`, `azure_kubernetes_cluster`, `azure_kubernetes_node_pool`,
+//! `azure_container_registry` and `azure_role_assignment` ([`types::Type`]).
 //!
 //! - [`client`]: a lean ARM client (bearer token from client credentials, retries honouring
 //!   `Retry-After`, long-running operations polled per ARM's rules).
 //! - [`types`]: schemas, ARM ids, request bodies, and how ARM's answers become state.
+//! - `workloads`: the volume, AKS, registry and role-assignment types, and their plan rules
+//!   (a volume's move between pools, the autoscaler's node count, a deterministic role
+//!   assignment name).
 //! - `normalize`: semantic equality (case-insensitive ids, short locations, lists as sets), so
 //!   that an unchanged stack plans no changes against real ARM responses.
 //!
@@ -20,6 +24,7 @@
 pub mod client;
 mod normalize;
 pub mod types;
+mod workloads;
 
 use std::sync::{Arc, RwLock};
 
@@ -172,6 +177,11 @@ impl AzureProvider {
     ) -> PlanResponse {
         let block = self.block(t);
         let mut response = plan_by_schema(block, prior, config);
+        if t == Type::KubernetesCluster
+            && let Some(prior) = prior
+        {
+            response.requires_replace.extend(workloads::cluster_replacements(prior, config));
+        }
         let planned = &mut response.planned_state;
         for (name, default) in t.defaults() {
             let path = AttrPath::attr(*name);
@@ -202,6 +212,33 @@ impl AzureProvider {
             }
         }
         let _ = address;
+        match t {
+            Type::NodePool => workloads::node_pool_plan(prior, config, planned),
+            Type::Volume => {
+                // A move to another pool takes that pool's service level.
+                if let Some(prior) = prior
+                    && workloads::pool_changes(prior, planned)
+                    && attr(config, "service_level").is_null()
+                {
+                    planned.set(&AttrPath::attr("service_level"), Value::Unknown);
+                }
+            }
+            Type::RoleAssignment => {
+                if attr(planned, "name").is_unknown()
+                    && let Some(n) = workloads::role_assignment_name_of(config)
+                {
+                    planned.set(&AttrPath::attr("name"), Value::from(n));
+                }
+            }
+            Type::ResourceGroup
+            | Type::VirtualNetwork
+            | Type::Subnet
+            | Type::Peering
+            | Type::NetAppAccount
+            | Type::CapacityPool
+            | Type::KubernetesCluster
+            | Type::ContainerRegistry => {}
+        }
         if let Some(id) = t.arm_id(&self.subscription(), config) {
             let keep = prior
                 .and_then(|p| str_attr(p, "id"))
@@ -226,6 +263,20 @@ impl AzureProvider {
             ));
         };
         let api = t.api_version();
+        if t == Type::Volume
+            && let Some(prior) = prior
+            && workloads::pool_changes(prior, planned)
+        {
+            // Moving to another pool is the poolChange action on the volume where it is now;
+            // ARM then serves it under the new pool's path, which the PATCH below uses.
+            let from = str_attr(prior, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, prior));
+            let to = workloads::pool_id(&c.subscription, planned);
+            if let (Some(from), Some(to)) = (from, to) {
+                c.client
+                    .post(&from, "poolChange", api, &serde_json::json!({ "newPoolResourceId": to }))
+                    .await?;
+            }
+        }
         let live = match (prior, t.update()) {
             (Some(_), Update::Patch) => c.client.patch(&id, api, &t.patch_body(planned)).await?,
             (_, _) => {
@@ -233,7 +284,54 @@ impl AzureProvider {
                 c.client.put(&id, api, &t.put_body(planned, existing.as_ref())).await?
             }
         };
-        Ok(t.reconcile(t.state(&live), planned))
+        let state = t.reconcile(t.state(&live), planned);
+        self.with_credentials(&c, t, &id, state).await
+    }
+
+    /// A volume that is no longer where state says (someone moved it to another pool of the
+    /// account): found by its name in the account's other pools, so that the plan moves it
+    /// back instead of creating a second volume with the same file path.
+    async fn find_moved_volume(
+        &self,
+        c: &Configured,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, ProviderError> {
+        let Some((pools, name)) = id.rsplit_once("/volumes/") else { return Ok(None) };
+        let Some((account, _)) = pools.rsplit_once("/capacityPools/") else { return Ok(None) };
+        let api = Type::Volume.api_version();
+        let Some(list) = c.client.get(&format!("{account}/capacityPools"), api).await? else {
+            return Ok(None);
+        };
+        for pool in list["value"].as_array().cloned().unwrap_or_default() {
+            let Some(pool_id) = pool["id"].as_str() else { continue };
+            if pool_id.eq_ignore_ascii_case(pools) {
+                continue;
+            }
+            if let Some(v) = c.client.get(&format!("{pool_id}/volumes/{name}"), api).await? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A cluster's state with its user kubeconfig (listClusterUserCredential); other types'
+    /// states as they are.
+    async fn with_credentials(
+        &self,
+        c: &Configured,
+        t: Type,
+        id: &str,
+        mut state: Value,
+    ) -> Result<Value, ProviderError> {
+        if t == Type::KubernetesCluster {
+            let credentials = c
+                .client
+                .post(id, "listClusterUserCredential", t.api_version(), &serde_json::json!({}))
+                .await?;
+            let config = workloads::kubeconfig(&credentials).map_or(Value::Null, Value::from);
+            state.set(&AttrPath::attr("kube_config_raw"), config);
+        }
+        Ok(state)
     }
 }
 
@@ -311,6 +409,57 @@ impl Provider for AzureProvider {
                 ));
             }
         }
+        let one_of = |problems: &mut Vec<(AttrPath, String)>, name: &str, allowed: &[&str]| {
+            if let Some(v) = str_attr(config, name)
+                && !allowed.iter().any(|a| a.eq_ignore_ascii_case(v))
+            {
+                problems.push((AttrPath::attr(name), format!("expected one of {}", allowed.join(", "))));
+            }
+        };
+        match Type::of(address.type_name()) {
+            Some(Type::Volume) => one_of(&mut problems, "service_level", &["Standard", "Premium", "Ultra"]),
+            Some(Type::ContainerRegistry) => {
+                one_of(&mut problems, "sku", &["Basic", "Standard", "Premium"]);
+                if let Some(n) = str_attr(config, "name")
+                    && (!(5..=50).contains(&n.len()) || !n.chars().all(|c| c.is_ascii_alphanumeric()))
+                {
+                    problems.push((
+                        AttrPath::attr("name"),
+                        "a registry name is 5 to 50 letters and digits (it becomes <name>.azurecr.io)"
+                            .to_owned(),
+                    ));
+                }
+            }
+            Some(Type::NodePool) => {
+                let auto = matches!(attr(config, "enable_auto_scaling"), Value::Bool(true));
+                if auto && (attr(config, "min_count").is_null() || attr(config, "max_count").is_null()) {
+                    problems.push((
+                        AttrPath::attr("enable_auto_scaling"),
+                        "the autoscaler needs min_count and max_count".to_owned(),
+                    ));
+                }
+            }
+            Some(Type::KubernetesCluster) => {
+                if let Some(t) = str_attr(attr(config, "identity"), "type")
+                    && !t.eq_ignore_ascii_case("SystemAssigned")
+                {
+                    problems.push((
+                        AttrPath::attr("identity").join(lanestack_model::PathStep::Attr("type".to_owned())),
+                        "expected SystemAssigned".to_owned(),
+                    ));
+                }
+            }
+            Some(
+                Type::ResourceGroup
+                | Type::VirtualNetwork
+                | Type::Subnet
+                | Type::Peering
+                | Type::NetAppAccount
+                | Type::CapacityPool
+                | Type::RoleAssignment,
+            )
+            | None => {}
+        }
         problems
     }
 
@@ -358,9 +507,19 @@ impl Provider for AzureProvider {
             let state = request.state.unmark();
             let id = str_attr(&state, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, &state));
             let Some(id) = id else { return Ok(None) };
-            match c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))? {
+            let mut found =
+                c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))?;
+            if found.is_none() && t == Type::Volume {
+                found = self.find_moved_volume(&c, &id).await.map_err(|e| at(request.address, e))?;
+            }
+            match found {
                 None => Ok(None),
-                Some(live) => Ok(Some(t.reconcile(t.state(&live), &state))),
+                Some(live) => {
+                    let fresh = t.reconcile(t.state(&live), &state);
+                    Ok(Some(
+                        self.with_credentials(&c, t, &id, fresh).await.map_err(|e| at(request.address, e))?,
+                    ))
+                }
             }
         })
     }

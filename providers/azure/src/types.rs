@@ -2,7 +2,9 @@
 //! request bodies they send and how ARM's answers become state.
 //!
 //! API versions: Microsoft.Resources 2024-03-01, Microsoft.Network 2024-05-01,
-//! Microsoft.NetApp 2025-01-01 (the current stable ones in Azure/azure-rest-api-specs).
+//! Microsoft.NetApp 2025-01-01, Microsoft.ContainerService 2025-05-01,
+//! Microsoft.ContainerRegistry 2025-04-01, Microsoft.Authorization 2022-04-01 (stable versions
+//! in Azure/azure-rest-api-specs). The workload types' shapes live in `workloads`.
 
 use lanestack_model::{AttrType, Attribute, Block, Nesting, ResourceSchema, Value};
 use serde_json::{Value as Json, json};
@@ -15,6 +17,9 @@ pub const TIB: u64 = 1 << 40;
 const RESOURCES_API: &str = "2024-03-01";
 const NETWORK_API: &str = "2024-05-01";
 const NETAPP_API: &str = "2025-01-01";
+const AKS_API: &str = "2025-05-01";
+const ACR_API: &str = "2025-04-01";
+const AUTHORIZATION_API: &str = "2022-04-01";
 
 /// The resource types of the `azure` provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +36,16 @@ pub enum Type {
     NetAppAccount,
     /// `azure_netapp_capacity_pool`.
     CapacityPool,
+    /// `azure_netapp_volume`.
+    Volume,
+    /// `azure_kubernetes_cluster`.
+    KubernetesCluster,
+    /// `azure_kubernetes_node_pool`.
+    NodePool,
+    /// `azure_container_registry`.
+    ContainerRegistry,
+    /// `azure_role_assignment`.
+    RoleAssignment,
 }
 
 /// A default value, made on demand.
@@ -45,37 +60,42 @@ pub(crate) enum Update {
     Patch,
 }
 
-fn s() -> AttrType {
+pub(crate) fn s() -> AttrType {
     AttrType::String
 }
-fn strings() -> AttrType {
+pub(crate) fn strings() -> AttrType {
     AttrType::List(Box::new(AttrType::String))
 }
-fn tags() -> Attribute {
+pub(crate) fn tags() -> Attribute {
     Attribute::optional(AttrType::Map(Box::new(AttrType::String))).describe("Tags on the object.")
 }
-fn id() -> Attribute {
+pub(crate) fn id() -> Attribute {
     Attribute::computed(s()).describe("The ARM id, computed from the names at plan time.")
 }
-fn name(what: &str) -> Attribute {
+pub(crate) fn name(what: &str) -> Attribute {
     Attribute::required(s()).force_new().describe(format!("The name of the {what}."))
 }
-fn rg() -> Attribute {
+pub(crate) fn rg() -> Attribute {
     Attribute::required(s()).force_new().describe("The resource group it lives in.")
 }
-fn loc() -> Attribute {
+pub(crate) fn loc() -> Attribute {
     Attribute::required(s()).force_new().describe("The Azure region, e.g. westeurope.")
 }
 
 impl Type {
     /// Every type.
-    pub const ALL: [Type; 6] = [
+    pub const ALL: [Type; 11] = [
         Type::ResourceGroup,
         Type::VirtualNetwork,
         Type::Subnet,
         Type::Peering,
         Type::NetAppAccount,
         Type::CapacityPool,
+        Type::Volume,
+        Type::KubernetesCluster,
+        Type::NodePool,
+        Type::ContainerRegistry,
+        Type::RoleAssignment,
     ];
 
     /// The type's name in stacks.
@@ -87,6 +107,11 @@ impl Type {
             Type::Peering => "azure_virtual_network_peering",
             Type::NetAppAccount => "azure_netapp_account",
             Type::CapacityPool => "azure_netapp_capacity_pool",
+            Type::Volume => "azure_netapp_volume",
+            Type::KubernetesCluster => "azure_kubernetes_cluster",
+            Type::NodePool => "azure_kubernetes_node_pool",
+            Type::ContainerRegistry => "azure_container_registry",
+            Type::RoleAssignment => "azure_role_assignment",
         }
     }
 
@@ -99,14 +124,23 @@ impl Type {
         match self {
             Type::ResourceGroup => RESOURCES_API,
             Type::VirtualNetwork | Type::Subnet | Type::Peering => NETWORK_API,
-            Type::NetAppAccount | Type::CapacityPool => NETAPP_API,
+            Type::NetAppAccount | Type::CapacityPool | Type::Volume => NETAPP_API,
+            Type::KubernetesCluster | Type::NodePool => AKS_API,
+            Type::ContainerRegistry => ACR_API,
+            Type::RoleAssignment => AUTHORIZATION_API,
         }
     }
 
     pub(crate) fn update(self) -> Update {
         match self {
-            Type::ResourceGroup | Type::NetAppAccount | Type::CapacityPool => Update::Patch,
-            Type::VirtualNetwork | Type::Subnet | Type::Peering => Update::Put,
+            Type::ResourceGroup | Type::NetAppAccount | Type::CapacityPool | Type::Volume => Update::Patch,
+            Type::VirtualNetwork
+            | Type::Subnet
+            | Type::Peering
+            | Type::KubernetesCluster
+            | Type::NodePool
+            | Type::ContainerRegistry
+            | Type::RoleAssignment => Update::Put,
         }
     }
 
@@ -206,6 +240,11 @@ impl Type {
                 schema.data_bearing = true;
                 schema
             }
+            Type::Volume => crate::workloads::volume_schema(),
+            Type::KubernetesCluster => crate::workloads::cluster_schema(),
+            Type::NodePool => crate::workloads::node_pool_schema(),
+            Type::ContainerRegistry => crate::workloads::registry_schema(),
+            Type::RoleAssignment => crate::workloads::role_assignment_schema(),
         }
     }
 
@@ -254,6 +293,44 @@ impl Type {
                 ("service_level", Norm::Fold),
                 ("id", Norm::Fold),
             ],
+            Type::Volume => &[
+                ("name", Norm::Fold),
+                ("resource_group_name", Norm::Fold),
+                ("account_name", Norm::Fold),
+                ("pool_name", Norm::Fold),
+                ("location", Norm::Location),
+                ("service_level", Norm::Fold),
+                ("subnet_id", Norm::Fold),
+                ("protocols", Norm::Set),
+                ("id", Norm::Fold),
+            ],
+            Type::KubernetesCluster => &[
+                ("name", Norm::Fold),
+                ("resource_group_name", Norm::Fold),
+                ("location", Norm::Location),
+                ("id", Norm::Fold),
+            ],
+            Type::NodePool => &[
+                ("name", Norm::Fold),
+                ("kubernetes_cluster_id", Norm::Fold),
+                ("vm_size", Norm::Fold),
+                ("vnet_subnet_id", Norm::Fold),
+                ("id", Norm::Fold),
+            ],
+            Type::ContainerRegistry => &[
+                ("name", Norm::Fold),
+                ("resource_group_name", Norm::Fold),
+                ("location", Norm::Location),
+                ("sku", Norm::Fold),
+                ("id", Norm::Fold),
+            ],
+            Type::RoleAssignment => &[
+                ("name", Norm::Fold),
+                ("scope", Norm::Fold),
+                ("role_definition_id", Norm::Fold),
+                ("principal_id", Norm::Fold),
+                ("id", Norm::Fold),
+            ],
         }
     }
 
@@ -267,7 +344,17 @@ impl Type {
                 ("use_remote_gateways", || Value::Bool(false)),
             ],
             Type::CapacityPool => &[("qos_type", || Value::from("Auto"))],
-            Type::ResourceGroup | Type::VirtualNetwork | Type::Subnet | Type::NetAppAccount => &[],
+            Type::Volume => &[("protocols", || Value::List(vec![Value::from("NFSv3")]))],
+            Type::NodePool => {
+                &[("enable_auto_scaling", || Value::Bool(false)), ("mode", || Value::from("User"))]
+            }
+            Type::ContainerRegistry => &[("admin_enabled", || Value::Bool(false))],
+            Type::RoleAssignment => &[("principal_type", || Value::from("ServicePrincipal"))],
+            Type::ResourceGroup
+            | Type::VirtualNetwork
+            | Type::Subnet
+            | Type::NetAppAccount
+            | Type::KubernetesCluster => &[],
         }
     }
 
@@ -302,6 +389,25 @@ impl Type {
                 rg()?,
                 get("account_name")?,
                 get("name")?
+            ),
+            Type::Volume => format!(
+                "{}/providers/Microsoft.NetApp/netAppAccounts/{}/capacityPools/{}/volumes/{}",
+                rg()?,
+                get("account_name")?,
+                get("pool_name")?,
+                get("name")?
+            ),
+            Type::KubernetesCluster => {
+                format!("{}/providers/Microsoft.ContainerService/managedClusters/{}", rg()?, get("name")?)
+            }
+            Type::NodePool => format!("{}/agentPools/{}", get("kubernetes_cluster_id")?, get("name")?),
+            Type::ContainerRegistry => {
+                format!("{}/providers/Microsoft.ContainerRegistry/registries/{}", rg()?, get("name")?)
+            }
+            Type::RoleAssignment => format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                get("scope")?,
+                crate::workloads::role_assignment_name_of(config)?
             ),
         })
     }
@@ -371,6 +477,11 @@ impl Type {
                     "qosType": p["qos_type"],
                 },
             })),
+            Type::Volume => crate::workloads::volume_body(&p),
+            Type::KubernetesCluster => crate::workloads::cluster_body(&p),
+            Type::NodePool => crate::workloads::node_pool_body(&p),
+            Type::ContainerRegistry => crate::workloads::registry_body(&p),
+            Type::RoleAssignment => crate::workloads::role_assignment_body(&p),
         }
     }
 
@@ -383,11 +494,16 @@ impl Type {
                 "tags": tags,
                 "properties": { "size": p["size_in_tb"].as_u64().unwrap_or(0).saturating_mul(TIB), "qosType": p["qos_type"] },
             }),
+            Type::Volume => crate::workloads::volume_patch(&p),
             Type::ResourceGroup
             | Type::NetAppAccount
             | Type::VirtualNetwork
             | Type::Subnet
-            | Type::Peering => {
+            | Type::Peering
+            | Type::KubernetesCluster
+            | Type::NodePool
+            | Type::ContainerRegistry
+            | Type::RoleAssignment => {
                 json!({ "tags": tags })
             }
         }
@@ -510,6 +626,11 @@ impl Type {
                 ("tags", tags),
                 ("pool_id", Value::from(props["poolId"].as_str().unwrap_or_default())),
             ]),
+            Type::Volume => crate::workloads::volume_state(live),
+            Type::KubernetesCluster => crate::workloads::cluster_state(live),
+            Type::NodePool => crate::workloads::node_pool_state(live),
+            Type::ContainerRegistry => crate::workloads::registry_state(live),
+            Type::RoleAssignment => crate::workloads::role_assignment_state(live),
         }
     }
 
@@ -517,6 +638,19 @@ impl Type {
     /// ARM-filled delegation actions are dropped when the reference leaves them unset.
     pub(crate) fn reconcile(self, fresh: Value, reference: &Value) -> Value {
         let mut out = crate::normalize::reconcile(fresh, reference, self.norms());
+        if self == Type::KubernetesCluster {
+            crate::workloads::reconcile_blocks(
+                &mut out,
+                reference,
+                &["default_node_pool", "network_profile"],
+            );
+            // The kubeconfig is read separately; keep what the reference holds until it is.
+            if let Value::Object(m) = &mut out
+                && m.get("kube_config_raw").is_none_or(Value::is_null)
+            {
+                m.insert("kube_config_raw".to_owned(), attr(reference, "kube_config_raw").clone());
+            }
+        }
         if self == Type::Subnet {
             let refs = attr(reference, "delegation").as_list().map(<[Value]>::to_vec).unwrap_or_default();
             if let Value::Object(m) = &mut out

@@ -3,4 +3,7 @@
 
 mod faults;
 mod harness;
+mod kubernetes;
 mod lifecycle;
+mod registry;
+mod volume;
