@@ -106,15 +106,21 @@ pub fn settle(block: &Block, prior: Option<&Value>, config: &Value, response: &m
 }
 
 /// Whether a live value is the same as the recorded one for every attribute, under the
-/// attributes' normalisation, server-owned attributes aside (the server changing what it owns is
-/// not news): refresh reports drift only when it is not.
-pub fn equivalent(block: &Block, recorded: &Value, live: &Value) -> bool {
+/// attributes' normalisation, server-owned attributes aside unless `set_by_stack` says the stack
+/// sets them (the server changing what it owns is not news; changing what the stack set is):
+/// refresh reports drift only when it is not.
+pub fn equivalent(
+    block: &Block,
+    recorded: &Value,
+    live: &Value,
+    set_by_stack: &dyn Fn(&str) -> bool,
+) -> bool {
     let (Some(r), Some(l)) = (recorded.as_object(), live.as_object()) else { return recorded == live };
     let names = r.keys().chain(l.keys());
     names.into_iter().all(|name| {
         let (a, b) = (r.get(name).unwrap_or(&Value::Null), l.get(name).unwrap_or(&Value::Null));
         match block.attributes.get(name) {
-            Some(attr) if attr.owner == Owner::Server => true,
+            Some(attr) if attr.owner == Owner::Server && !set_by_stack(name) => true,
             Some(attr) => same(attr.normalize, a, b),
             None => a == b,
         }
@@ -123,14 +129,21 @@ pub fn equivalent(block: &Block, recorded: &Value, live: &Value) -> bool {
 
 /// The live value as drift shows it: every attribute that [`equivalent`] would not report takes
 /// the recorded value, so that the drift's diff holds only the news.
-pub fn drift_view(block: &Block, recorded: &Value, live: &Value) -> Value {
+pub fn drift_view(
+    block: &Block,
+    recorded: &Value,
+    live: &Value,
+    set_by_stack: &dyn Fn(&str) -> bool,
+) -> Value {
     let (Some(r), Some(_)) = (recorded.as_object(), live.as_object()) else { return live.clone() };
     let mut out = live.clone();
     for (name, attr) in &block.attributes {
         let path = AttrPath::attr(name.clone());
         let Some(was) = r.get(name) else { continue };
         let now = live.get(&path).unwrap_or(&Value::Null);
-        if attr.owner == Owner::Server || (was != now && same(attr.normalize, was, now)) {
+        if (attr.owner == Owner::Server && !set_by_stack(name))
+            || (was != now && same(attr.normalize, was, now))
+        {
             out.set(&path, was.clone());
         }
     }

@@ -84,6 +84,7 @@ pub async fn plan(
         diags: Diagnostics::new(),
         planned: HashSet::new(),
         changed_blocks: HashSet::new(),
+        stack_owned: HashMap::new(),
         forget: Vec::new(),
     };
     if opts.mode == PlanMode::Normal {
@@ -99,6 +100,7 @@ pub async fn plan(
     }
 
     let forget = std::mem::take(&mut planner.forget);
+    let stack_owned = std::mem::take(&mut planner.stack_owned);
     let mut changes = planner.changes;
     if !opts.targets.is_empty() {
         changes = limit_to_targets(changes, &opts.targets, graph);
@@ -122,17 +124,20 @@ pub async fn plan(
     let mut drift = Vec::new();
     for (addr, live) in &refreshed {
         let Some(recorded) = state.resources.get(addr) else { continue };
-        // A live value that differs only in the server's form (normalisation) is no drift.
+        // A live value that differs only in the server's form (normalisation), or in what the
+        // server owns and the stack does not set, is no drift.
+        let set = stack_owned.get(addr).map(Vec::as_slice).unwrap_or_default();
+        let ours = |name: &str| set.iter().any(|s| s == name);
         let same = |live: &Value| {
             providers.resource_schema(addr.type_name(), false).is_some_and(|s| {
-                crate::normalize::equivalent(&s.block, &recorded.value.unmark(), &live.unmark())
+                crate::normalize::equivalent(&s.block, &recorded.value.unmark(), &live.unmark(), &ours)
             })
         };
         if !live.as_ref().is_some_and(same)
             && live.as_ref().map(Value::unmark) != Some(recorded.value.unmark())
         {
             let live = live.as_ref().map(|live| match providers.resource_schema(addr.type_name(), false) {
-                Some(s) => crate::normalize::drift_view(&s.block, &recorded.value, live),
+                Some(s) => crate::normalize::drift_view(&s.block, &recorded.value, live, &ours),
                 None => live.clone(),
             });
             drift.push(Drift { address: addr.clone(), recorded: recorded.value.clone(), live });
@@ -363,6 +368,8 @@ struct Planner<'a> {
     diags: Diagnostics,
     planned: HashSet<ResourceAddress>,
     changed_blocks: HashSet<BlockAddress>,
+    /// Per instance, the server-owned attributes its configuration sets.
+    stack_owned: HashMap<ResourceAddress, Vec<String>>,
     forget: Vec<ResourceAddress>,
 }
 
@@ -419,6 +426,21 @@ impl Planner<'_> {
             }
             let recorded = self.state.resources.get(&instance.addr);
             let prior = self.prior(&instance.addr);
+            // Server-owned attributes the stack sets anyway are the stack's: their drift is news.
+            let set: Vec<String> = schema
+                .attributes
+                .iter()
+                .filter(|(name, a)| {
+                    a.owner == lanestack_model::schema::Owner::Server
+                        && config
+                            .get(&lanestack_model::AttrPath::attr((*name).clone()))
+                            .is_some_and(|v| !v.is_null())
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if !set.is_empty() {
+                self.stack_owned.insert(instance.addr.clone(), set);
+            }
             let config =
                 expand::apply_ignore_changes(config, prior.as_ref(), &block.lifecycle.ignore_changes, schema);
             for (path, message) in provider.validate(&instance.addr, &config.unmark()) {

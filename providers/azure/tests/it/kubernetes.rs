@@ -266,7 +266,6 @@ fn the_autoscaler_owns_the_node_count() {
 }
 
 #[test]
-#[ignore = "bug: engine/src/normalize.rs `equivalent` skips Owner::Server attributes even when the stack sets them, so a node count changed behind our back is planned back (an update) but never reported as drift"]
 fn a_node_count_the_stack_sets_changed_behind_our_back_is_reported_as_drift() {
     rt().block_on(async {
         let mut cloud = Cloud::start(quiet()).await;

@@ -213,7 +213,6 @@ fn a_volume_moved_behind_our_back_is_moved_back() {
 }
 
 #[test]
-#[ignore = "bug: engine/src/apply.rs runs every delete before every update, so removing the pool a volume moves out of fails: NetApp refuses to delete a pool that still holds the volume (409 CannotDeleteResource) because the poolChange has not run yet"]
 fn a_volume_moves_out_of_a_pool_removed_in_the_same_apply() {
     rt().block_on(async {
         let mut cloud = Cloud::start(quiet()).await;
