@@ -6,3 +6,4 @@ mod eval;
 mod loading;
 mod support;
 mod synth;
+mod train;

@@ -1,0 +1,158 @@
+//! Training, checkpoints, resume, prediction and pretrained weights at a tiny input size on a
+//! tiny synthetic set.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use lanestack_trainer::checkpoint::Checkpoint;
+use lanestack_trainer::dataset::{FrameSet, TRAIN_LABEL_FILES};
+use lanestack_trainer::model::ScnnConfig;
+use lanestack_trainer::optim::PolySchedule;
+use lanestack_trainer::state::{self, TensorKind};
+use lanestack_trainer::synth::{self, SynthOptions};
+use lanestack_trainer::train::{self, Event, RunOptions, Trainer};
+use serde_json::Value;
+
+use crate::support::{run, stderr, stdout};
+
+const INPUT: ScnnConfig = ScnnConfig { width: 64, height: 36 };
+
+fn synth_set(dir: &Path, frames: usize) {
+    synth::write_dataset(dir, &SynthOptions { train_frames: frames, test_frames: 2, seed: 3 }).unwrap();
+}
+
+fn trainer(seed: u64, lr: f64) -> Trainer {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    let model = INPUT.init(&device);
+    Trainer::new(model, INPUT, PolySchedule { warmup: 2, ..PolySchedule::scnn(lr, 1000) }, seed, device)
+}
+
+fn options(logs: &Path, max_steps: u64) -> RunOptions {
+    RunOptions {
+        input: INPUT,
+        epochs: 1000,
+        max_steps: Some(max_steps),
+        batch_size: 4,
+        multiplier: 1,
+        loader_threads: 2,
+        use_val: false,
+        val_batch_size: 4,
+        seed: 5,
+        logs_root: logs.to_path_buf(),
+        resume: false,
+    }
+}
+
+#[test]
+fn the_loss_goes_down_and_the_model_overfits_four_images() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_set(dir.path(), 4);
+    let set = Arc::new(FrameSet::open(&dir.path().join("train_set"), &TRAIN_LABEL_FILES).unwrap());
+    let mut t = trainer(1, 0.05);
+    let mut losses = Vec::new();
+    train::run(&mut t, &set, None, &options(&dir.path().join("logs"), 60), &mut |e| {
+        if let Event::Step { losses: l, .. } = e {
+            losses.push(l.total);
+        }
+    })
+    .unwrap();
+    assert_eq!(losses.len(), 60);
+    let first: f64 = losses[..3].iter().sum::<f64>() / 3.0;
+    let last: f64 = losses[57..].iter().sum::<f64>() / 3.0;
+    assert!(last < 0.3 * first, "no overfitting: {losses:?}");
+}
+
+#[test]
+fn a_checkpoint_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = trainer(2, 0.1);
+    let mut velocity = t.velocity.clone();
+    velocity.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 * 1e-6);
+    let checkpoint = Checkpoint::capture(&t.model, INPUT, 3, 17, Some(0.25), velocity);
+    let path = dir.path().join("c.safetensors");
+    checkpoint.save(&path).unwrap();
+    let loaded = Checkpoint::load(&path).unwrap();
+    assert_eq!(loaded, checkpoint);
+    let other = trainer(9, 0.1);
+    assert_ne!(state::values(&other.model, TensorKind::Parameter), t.params);
+    let restored = loaded.restore(other.model.clone());
+    assert_eq!(state::values(&restored, TensorKind::Parameter), t.params);
+    assert_eq!(state::values(&restored, TensorKind::Buffer), state::values(&t.model, TensorKind::Buffer));
+}
+
+fn step_losses(out: &str) -> Vec<(u64, f64)> {
+    out.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["event"] == "step")
+        .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+fn train_cli(dir: &Path, logs: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "train",
+        "--data-root",
+        "data",
+        "--logs-root",
+        logs,
+        "--input-size",
+        "64x36",
+        "--batch-size",
+        "2",
+        "--multiplier",
+        "1",
+        "--num-workers",
+        "2",
+        "--epochs",
+        "5",
+        "--seed",
+        "4",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(dir, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn resuming_takes_the_same_next_step_and_predictions_score() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_set(&dir.path().join("data"), 4);
+    // 4 frames in batches of 2: 2 steps an epoch, so step 3 is the first of epoch 1.
+    let whole = step_losses(&train_cli(dir.path(), "a", &["--max-steps", "4"]));
+    assert_eq!(whole.iter().map(|s| s.0).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+    let first = step_losses(&train_cli(dir.path(), "b", &["--max-steps", "1"]));
+    let second = train_cli(dir.path(), "b", &["--max-steps", "4", "--resume"]);
+    assert!(second.contains("\"event\":\"resumed\""), "{second}");
+    let resumed = step_losses(&second);
+    assert_eq!(first.len() + resumed.len(), 4);
+    for ((step, a), (s, b)) in whole.iter().zip(first.iter().chain(&resumed)) {
+        assert_eq!(step, s);
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "step {step}: {a} vs {b}");
+    }
+    // The progress log holds every line of both runs.
+    let log = std::fs::read_to_string(dir.path().join("b/progress.jsonl")).unwrap();
+    assert_eq!(step_losses(&log).len(), 4);
+
+    let out = run(
+        dir.path(),
+        &["predict", "--checkpoint", "a/checkpoint.safetensors", "--data-root", "data", "--out", "pred.json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(dir.path(), &["eval", "--pred", "pred.json", "--gt", "data/test_set/test_label.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scores: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    for key in ["Accuracy", "FP", "FN"] {
+        assert!(scores[key].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v)), "{scores}");
+    }
+}
+
+#[test]
+fn training_names_the_missing_label_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(dir.path(), &["train", "--data-root", "nowhere", "--logs-root", "logs"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("nowhere/train_set/label_data_0313.json"), "{}", stderr(&out));
+}
