@@ -11,7 +11,7 @@
 //! position, channel dropout from the iteration. A run resumed from a checkpoint therefore
 //! takes exactly the steps an uninterrupted run would.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -165,8 +165,6 @@ pub struct RunOptions {
     pub multiplier: usize,
     /// Loader threads (0: load on the training thread).
     pub loader_threads: usize,
-    /// Validate after each epoch on label_data_0531.json.
-    pub use_val: bool,
     /// Validation batch.
     pub val_batch_size: usize,
     /// The run's seed.
@@ -195,7 +193,7 @@ pub enum Event {
         step: u64,
         /// The step's losses.
         losses: StepLosses,
-        /// Images per second over the step (all processes).
+        /// Images per second over the step, loading included.
         images_per_sec: f64,
         /// The learning rate the step used.
         lr: f64,
@@ -304,12 +302,14 @@ pub fn run(
             Loader::new(positions, options.loader_threads, 2 * options.loader_threads.max(1), move |pos| {
                 set.load(shard[pos], &transform, &mut Rng::derive(seed, &[0x4155_4758, epoch, pos as u64]))
             });
+        // Throughput counts the whole step, waiting for the loader included.
+        let mut started = Instant::now();
         for batch in loader {
             let samples = batch?;
-            let started = Instant::now();
             let (losses, grads) = trainer.gradients(&samples);
             let lr = trainer.apply(&grads);
             let secs = started.elapsed().as_secs_f64().max(1e-9);
+            started = Instant::now();
             report(Event::Step {
                 epoch,
                 step: trainer.iteration,
@@ -358,9 +358,4 @@ fn validate(trainer: &Trainer, val_set: &Arc<FrameSet>, options: &RunOptions) ->
         count += samples.len();
     }
     Ok(if count == 0 { 0.0 } else { sum / count as f64 })
-}
-
-/// Where the checkpoint of a run with `logs_root` is.
-pub fn checkpoint_path(logs_root: &Path) -> PathBuf {
-    logs_root.join(CHECKPOINT_FILE)
 }

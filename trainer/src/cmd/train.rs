@@ -100,7 +100,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         batch_size: config.batch_size,
         multiplier: args.multiplier,
         loader_threads: config.loader_threads(),
-        use_val: config.use_val,
         val_batch_size: config.val_batch_size,
         seed: args.seed,
         logs_root: config.logs_root.clone(),

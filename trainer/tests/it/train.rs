@@ -39,7 +39,6 @@ fn options(logs: &Path, max_steps: u64) -> RunOptions {
         batch_size: 4,
         multiplier: 1,
         loader_threads: 2,
-        use_val: false,
         val_batch_size: 4,
         seed: 5,
         logs_root: logs.to_path_buf(),
@@ -170,4 +169,29 @@ fn training_names_the_missing_label_file() {
     let out = run(dir.path(), &["train", "--data-root", "nowhere", "--logs-root", "logs"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nowhere/train_set/label_data_0313.json"), "{}", stderr(&out));
+}
+
+#[test]
+fn validation_runs_after_each_epoch_and_keeps_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_set(dir.path(), 4);
+    let train_dir = dir.path().join("train_set");
+    // The synthetic set has no validation split; TuSimple's is label_data_0531.json.
+    std::fs::copy(train_dir.join("label_data_0313.json"), train_dir.join("label_data_0531.json")).unwrap();
+    let set = Arc::new(FrameSet::open(&train_dir, &TRAIN_LABEL_FILES).unwrap());
+    let val = Arc::new(FrameSet::open(&train_dir, &lanestack_trainer::dataset::VAL_LABEL_FILES).unwrap());
+    let logs = dir.path().join("logs");
+    let mut events = Vec::new();
+    // 4 frames in one batch of 4: one step an epoch.
+    train::run(&mut trainer(3, 0.01), &set, Some(&val), &options(&logs, 2), &mut |e| events.push(e)).unwrap();
+    let val_losses: Vec<f64> = events
+        .iter()
+        .filter_map(|e| if let Event::Validation { loss, .. } = e { Some(*loss) } else { None })
+        .collect();
+    assert_eq!(val_losses.len(), 2, "{events:?}");
+    assert!(val_losses.iter().all(|l| l.is_finite() && *l > 0.0), "{val_losses:?}");
+    let best = Checkpoint::load(&logs.join(train::BEST_FILE)).unwrap();
+    let best_loss = val_losses.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(best.best_val_loss, Some(best_loss));
+    assert_eq!(Checkpoint::load(&logs.join(train::CHECKPOINT_FILE)).unwrap().best_val_loss, Some(best_loss));
 }
