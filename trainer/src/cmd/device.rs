@@ -7,7 +7,7 @@ use burn::tensor::Device;
 pub fn compute_device() -> Device {
     #[cfg(feature = "cuda")]
     {
-        Device::cuda(0)
+        Device::cuda(0usize)
     }
     #[cfg(not(feature = "cuda"))]
     {
