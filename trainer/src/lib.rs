@@ -17,6 +17,14 @@
 //! - [`sampler`]: each rank's disjoint, seeded share of each epoch ([`sampler::EpochPlan`]).
 //! - [`loader`]: batches loaded by worker threads, in a deterministic order
 //!   ([`loader::Loader`]).
+//! - [`model`]: SCNN in burn ([`model::Scnn`]); [`state`] reads and writes its tensors as named
+//!   flat vectors.
+//! - [`loss`]: batches on the device ([`loss::Batch`]) and the weighted loss.
+//! - [`optim`]: SGD with Nesterov momentum, the poly schedule and learning-rate scaling, as pure
+//!   functions.
+//! - [`train`]: the training loop ([`train::Trainer`], [`train::run`]); [`checkpoint`] saves
+//!   and restores it; [`pretrained`] loads ImageNet VGG16-BN weights.
+//! - [`predict`]: lanes for every frame of a set, as TuSimple prediction lines.
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
 //! [`config`] resolves the seed's environment interface (USE_WORKERS, BATCH_SIZE, ...) and
@@ -25,15 +33,23 @@
 //! The library never prints and never reads the environment; the binary (`src/main.rs` and
 //! `src/cmd/`) does, in one place.
 
+pub mod checkpoint;
 pub mod config;
 pub mod dataset;
 pub mod label_cache;
 pub mod loader;
+pub mod loss;
 pub mod metric;
+pub mod model;
+pub mod optim;
 pub mod postprocess;
+pub mod predict;
+pub mod pretrained;
 pub mod rng;
 pub mod sampler;
 pub mod segmentation;
+pub mod state;
 pub mod synth;
+pub mod train;
 pub mod transform;
 pub mod tusimple;

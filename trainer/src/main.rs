@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// SCNN lane detection on TuSimple: synthetic data and the official metric.
+/// SCNN lane detection on TuSimple: synthetic data, training, prediction and the official metric.
 #[derive(Parser, Debug)]
 #[command(name = "lanestack-trainer", version, propagate_version = true)]
 struct Cli {
@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// Write a synthetic TuSimple-format data set.
     Synth(cmd::synth::SynthArgs),
+    /// Train SCNN (progress as JSON lines, checkpoints under the logs root).
+    Train(cmd::train::TrainArgs),
+    /// Predict lanes for a test set with a checkpoint.
+    Predict(cmd::predict::PredictArgs),
     /// Score predictions against ground truth with the official TuSimple metric.
     Eval(cmd::eval::EvalArgs),
 }
@@ -28,6 +32,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(args) => cmd::synth::run(args),
+        Command::Train(args) => cmd::train::run(args),
+        Command::Predict(args) => cmd::predict::run(args),
         Command::Eval(args) => cmd::eval::run(args),
     };
     match result {

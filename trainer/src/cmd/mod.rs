@@ -1,4 +1,7 @@
 //! One module per subcommand, named after it.
 
+pub mod device;
 pub mod eval;
+pub mod predict;
 pub mod synth;
+pub mod train;

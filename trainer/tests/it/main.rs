@@ -4,5 +4,7 @@
 
 mod eval;
 mod loading;
+mod pretrained;
 mod support;
 mod synth;
+mod train;

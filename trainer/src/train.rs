@@ -1,0 +1,361 @@
+//! The training loop: epochs of shuffled batches from the threaded loader, one SGD step per
+//! batch, progress events, checkpoints and resume.
+//!
+//! [`Trainer`] owns the model, its trained values as a flat host vector and the momentum
+//! buffer; a step is [`Trainer::gradients`] (forward and backward on the device) then
+//! [`Trainer::apply`] (the optimiser on the host, values written back to the model). The split
+//! is where a data-parallel run averages the gradients between the two.
+//!
+//! Everything random is derived from the run's seed and a position, never from a global
+//! generator: the epoch's order from the epoch, a sample's augmentation from its epoch and
+//! position, channel dropout from the iteration. A run resumed from a checkpoint therefore
+//! takes exactly the steps an uninterrupted run would.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::dataset::{DataError, FrameSet};
+use crate::loader::Loader;
+use crate::loss::{Batch, Loss, scalar, scnn_loss};
+use crate::model::{DROPOUT, MP_CHANNELS, Scnn, ScnnConfig, channel_dropout_mask};
+use crate::optim::{PolySchedule, Sgd};
+use crate::rng::Rng;
+use crate::sampler::{EpochPlan, SamplerError};
+use crate::state::{self, TensorKind};
+use crate::transform::{Sample, Transform};
+
+/// The checkpoint's file name under the logs root.
+pub const CHECKPOINT_FILE: &str = "checkpoint.safetensors";
+/// The best model's file name under the logs root (written when validation improves).
+pub const BEST_FILE: &str = "best.safetensors";
+
+/// The model with its optimiser state and schedule position.
+pub struct Trainer {
+    /// The model, on a device with autodiff.
+    pub model: Scnn,
+    /// The input size.
+    pub input: ScnnConfig,
+    /// The trained values, in layout order (the source of truth between steps).
+    pub params: Vec<f32>,
+    /// The momentum buffer.
+    pub velocity: Vec<f32>,
+    /// The optimiser.
+    pub sgd: Sgd,
+    /// The learning-rate schedule.
+    pub schedule: PolySchedule,
+    /// Iterations done.
+    pub iteration: u64,
+    /// The run's seed.
+    pub seed: u64,
+    /// This process's rank (mixed into channel dropout's draws).
+    pub rank: usize,
+    device: Device,
+}
+
+/// One step's losses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLosses {
+    /// seg + 0.1 x exist.
+    pub total: f64,
+    /// Weighted cross-entropy.
+    pub seg: f64,
+    /// Existence BCE.
+    pub exist: f64,
+}
+
+impl StepLosses {
+    fn of(loss: &Loss) -> StepLosses {
+        StepLosses { total: scalar(&loss.total), seg: scalar(&loss.seg), exist: scalar(&loss.exist) }
+    }
+}
+
+impl Trainer {
+    /// A trainer for `model` at iteration 0, training on `device` (with autodiff added).
+    pub fn new(model: Scnn, input: ScnnConfig, schedule: PolySchedule, seed: u64, device: Device) -> Trainer {
+        let device = device.autodiff();
+        let model = model.fork(&device).train();
+        let params = state::values(&model, TensorKind::Parameter);
+        let velocity = vec![0.0; params.len()];
+        Trainer {
+            model,
+            input,
+            params,
+            velocity,
+            sgd: Sgd::SCNN,
+            schedule,
+            iteration: 0,
+            seed,
+            rank: 0,
+            device,
+        }
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Forward and backward on `samples`: the losses and the flat gradient (layout order).
+    pub fn gradients(&self, samples: &[Sample]) -> (StepLosses, Vec<f32>) {
+        let batch = Batch::from_samples(samples, self.input.width, self.input.height, &self.device);
+        let mut rng = Rng::derive(self.seed, &[0x4452_4f50, self.iteration, self.rank as u64]);
+        let draws: Vec<f64> = (0..samples.len() * MP_CHANNELS).map(|_| rng.unit()).collect();
+        let mask = channel_dropout_mask(&draws, samples.len(), DROPOUT, &self.device);
+        let output = self.model.forward(batch.images.clone(), Some(mask));
+        let loss = scnn_loss(&output, &batch);
+        let grads = loss.total.backward();
+        (StepLosses::of(&loss), state::gradients(&self.model, &grads))
+    }
+
+    /// One optimiser step with `grads` at the schedule's current rate; returns the rate.
+    pub fn apply(&mut self, grads: &[f32]) -> f64 {
+        let lr = self.schedule.lr(self.iteration);
+        self.sgd.step(&mut self.params, grads, &mut self.velocity, lr as f32);
+        self.model = state::set_values(self.model.clone(), TensorKind::Parameter, &self.params);
+        self.iteration += 1;
+        lr
+    }
+
+    /// The loss on `samples` in evaluation mode (running statistics, no dropout).
+    pub fn eval_loss(&self, samples: &[Sample]) -> StepLosses {
+        let model = self.model.valid();
+        let device = self.device.clone().without_autodiff();
+        let batch = Batch::from_samples(samples, self.input.width, self.input.height, &device);
+        StepLosses::of(&scnn_loss(&model.forward(batch.images.clone(), None), &batch))
+    }
+
+    /// A checkpoint of the current state, for `epoch` in progress.
+    pub fn checkpoint(&self, epoch: u64, best_val_loss: Option<f64>) -> Checkpoint {
+        Checkpoint::capture(
+            &self.model,
+            self.input,
+            epoch,
+            self.iteration,
+            best_val_loss,
+            self.velocity.clone(),
+        )
+    }
+
+    /// Continues from `checkpoint` (built for the same input size).
+    pub fn resume(&mut self, checkpoint: &Checkpoint) {
+        self.model = checkpoint.restore(self.model.clone());
+        self.params = state::values(&self.model, TensorKind::Parameter);
+        self.velocity = checkpoint.velocity.clone();
+        self.iteration = checkpoint.iteration;
+    }
+}
+
+/// What a run does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// The input size.
+    pub input: ScnnConfig,
+    /// Epochs to train.
+    pub epochs: u64,
+    /// Stop after this many iterations in total (a checkpoint is written there).
+    pub max_steps: Option<u64>,
+    /// Training batch per process.
+    pub batch_size: usize,
+    /// The dataset multiplier (the seed's 5).
+    pub multiplier: usize,
+    /// Loader threads (0: load on the training thread).
+    pub loader_threads: usize,
+    /// Validation batch.
+    pub val_batch_size: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// Where checkpoints go.
+    pub logs_root: PathBuf,
+    /// Continue from the checkpoint under `logs_root`.
+    pub resume: bool,
+}
+
+/// Something the caller may report.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Training continues from a checkpoint.
+    Resumed {
+        /// The epoch in progress.
+        epoch: u64,
+        /// Iterations already done.
+        iteration: u64,
+    },
+    /// A step was taken.
+    Step {
+        /// The epoch (0-based).
+        epoch: u64,
+        /// The iteration just done (1-based).
+        step: u64,
+        /// The step's losses.
+        losses: StepLosses,
+        /// Images per second over the step, loading included.
+        images_per_sec: f64,
+        /// The learning rate the step used.
+        lr: f64,
+    },
+    /// Validation ran after an epoch.
+    Validation {
+        /// The epoch (0-based).
+        epoch: u64,
+        /// The mean validation loss.
+        loss: f64,
+    },
+    /// A checkpoint was written.
+    Checkpoint {
+        /// Its path.
+        path: PathBuf,
+    },
+}
+
+/// Why training stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Data could not be loaded.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The epoch could not be planned.
+    #[error(transparent)]
+    Sampler(#[from] SamplerError),
+    /// A checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The checkpoint was made for another input size.
+    #[error("the checkpoint is for {found:?} input, this run uses {expected:?}")]
+    InputMismatch {
+        /// The run's input size.
+        expected: ScnnConfig,
+        /// The checkpoint's.
+        found: ScnnConfig,
+    },
+    /// The training set is empty.
+    #[error("the training set has no frame")]
+    EmptySet,
+}
+
+/// Iterations per epoch for `len` samples.
+pub fn steps_per_epoch(len: usize, options: &RunOptions) -> Result<u64, SamplerError> {
+    let plan = EpochPlan {
+        len,
+        multiplier: options.multiplier,
+        shuffle: true,
+        seed: options.seed,
+        rank: 0,
+        world: 1,
+    };
+    Ok(plan.batches(0, options.batch_size)?.len() as u64)
+}
+
+/// Trains on `train_set` (and validates on `val_set` when given), reporting through `report`.
+pub fn run(
+    trainer: &mut Trainer,
+    train_set: &Arc<FrameSet>,
+    val_set: Option<&Arc<FrameSet>>,
+    options: &RunOptions,
+    report: &mut dyn FnMut(Event),
+) -> Result<(), TrainError> {
+    if train_set.is_empty() {
+        return Err(TrainError::EmptySet);
+    }
+    let checkpoint_path = options.logs_root.join(CHECKPOINT_FILE);
+    let mut best_val_loss = None;
+    let mut start_epoch = 0;
+    if options.resume && checkpoint_path.exists() {
+        let checkpoint = Checkpoint::load(&checkpoint_path)?;
+        if checkpoint.input != options.input {
+            return Err(TrainError::InputMismatch { expected: options.input, found: checkpoint.input });
+        }
+        trainer.resume(&checkpoint);
+        best_val_loss = checkpoint.best_val_loss;
+        start_epoch = checkpoint.epoch;
+        report(Event::Resumed { epoch: checkpoint.epoch, iteration: checkpoint.iteration });
+    }
+    let per_epoch = steps_per_epoch(train_set.len(), options)?;
+    let transform = Transform::train(options.input.width as u32, options.input.height as u32);
+    let reached = |t: &Trainer| options.max_steps.is_some_and(|m| t.iteration >= m);
+    for epoch in start_epoch..options.epochs {
+        if reached(trainer) {
+            break;
+        }
+        let plan = EpochPlan {
+            len: train_set.len(),
+            multiplier: options.multiplier,
+            shuffle: true,
+            seed: options.seed,
+            rank: trainer.rank,
+            world: 1,
+        };
+        let shard = Arc::new(plan.shard(epoch)?);
+        let done_in_epoch = trainer.iteration.saturating_sub(epoch * per_epoch) as usize;
+        let positions: Vec<Vec<usize>> = (0..shard.len())
+            .collect::<Vec<_>>()
+            .chunks(options.batch_size)
+            .skip(done_in_epoch)
+            .map(<[usize]>::to_vec)
+            .collect();
+        let (set, seed) = (train_set.clone(), options.seed);
+        let loader =
+            Loader::new(positions, options.loader_threads, 2 * options.loader_threads.max(1), move |pos| {
+                set.load(shard[pos], &transform, &mut Rng::derive(seed, &[0x4155_4758, epoch, pos as u64]))
+            });
+        // Throughput counts the whole step, waiting for the loader included.
+        let mut started = Instant::now();
+        for batch in loader {
+            let samples = batch?;
+            let (losses, grads) = trainer.gradients(&samples);
+            let lr = trainer.apply(&grads);
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            started = Instant::now();
+            report(Event::Step {
+                epoch,
+                step: trainer.iteration,
+                losses,
+                images_per_sec: samples.len() as f64 / secs,
+                lr,
+            });
+            if reached(trainer) {
+                break;
+            }
+        }
+        let finished = !reached(trainer) || trainer.iteration == (epoch + 1) * per_epoch;
+        if finished && let Some(val) = val_set {
+            let loss = validate(trainer, val, options)?;
+            report(Event::Validation { epoch, loss });
+            if best_val_loss.is_none_or(|best| loss < best) {
+                best_val_loss = Some(loss);
+                let best = options.logs_root.join(BEST_FILE);
+                trainer.checkpoint(epoch + 1, best_val_loss).save(&best)?;
+                report(Event::Checkpoint { path: best });
+            }
+        }
+        let epoch_in_progress = if finished { epoch + 1 } else { epoch };
+        trainer.checkpoint(epoch_in_progress, best_val_loss).save(&checkpoint_path)?;
+        report(Event::Checkpoint { path: checkpoint_path.clone() });
+    }
+    Ok(())
+}
+
+/// The mean loss over the validation set.
+fn validate(trainer: &Trainer, val_set: &Arc<FrameSet>, options: &RunOptions) -> Result<f64, TrainError> {
+    let transform = Transform::eval(options.input.width as u32, options.input.height as u32);
+    let batches: Vec<Vec<usize>> = (0..val_set.len())
+        .collect::<Vec<_>>()
+        .chunks(options.val_batch_size)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let set = val_set.clone();
+    let loader = Loader::new(batches, options.loader_threads, 2 * options.loader_threads.max(1), move |i| {
+        set.load(i, &transform, &mut Rng::new(0))
+    });
+    let (mut sum, mut count) = (0.0, 0usize);
+    for batch in loader {
+        let samples = batch?;
+        sum += trainer.eval_loss(&samples).total * samples.len() as f64;
+        count += samples.len();
+    }
+    Ok(if count == 0 { 0.0 } else { sum / count as f64 })
+}
