@@ -193,10 +193,7 @@ pub async fn apply(
     // Phase 2: creates and updates in dependency order.
     let mut outputs = BTreeMap::new();
     if plan.mode == PlanMode::Normal && fatal.is_none() {
-        let nodes: Vec<Node> = graph.order().cloned().collect();
-        let position = graph.position();
-        let deps: Vec<Vec<usize>> =
-            nodes.iter().map(|n| graph.dependencies(n).into_iter().map(|d| position[d]).collect()).collect();
+        let (nodes, deps) = graph.walk_order();
         let mut visitor = Applier {
             stack,
             graph,

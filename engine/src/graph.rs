@@ -238,9 +238,18 @@ impl DepGraph {
         out.into_iter().collect()
     }
 
-    /// The index of a node, for walkers.
-    pub(crate) fn position(&self) -> HashMap<&Node, usize> {
-        self.order.iter().enumerate().map(|(pos, i)| (&self.graph[*i], pos)).collect()
+    /// The nodes in topological order, and for each the positions of the nodes it depends on:
+    /// the shape [`crate::walk::walk`] takes.
+    pub(crate) fn walk_order(&self) -> (Vec<Node>, Vec<Vec<usize>>) {
+        let position: HashMap<NodeIndex, usize> =
+            self.order.iter().enumerate().map(|(pos, i)| (*i, pos)).collect();
+        let nodes = self.order.iter().map(|i| self.graph[*i].clone()).collect();
+        let deps = self
+            .order
+            .iter()
+            .map(|i| self.graph.neighbors_directed(*i, Direction::Incoming).map(|j| position[&j]).collect())
+            .collect();
+        (nodes, deps)
     }
 
     /// Renders the graph in Graphviz DOT, nodes and edges sorted so the output is stable.

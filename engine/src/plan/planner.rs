@@ -63,10 +63,7 @@ pub async fn plan(
         return Err(diags);
     }
 
-    let nodes: Vec<Node> = graph.order().cloned().collect();
-    let position = graph.position();
-    let deps: Vec<Vec<usize>> =
-        nodes.iter().map(|n| graph.dependencies(n).into_iter().map(|d| position[d]).collect()).collect();
+    let (nodes, deps) = graph.walk_order();
 
     let mut planner = Planner {
         stack,
