@@ -1,5 +1,6 @@
 //! A lean ARM client on reqwest: bearer tokens from a client-credentials call, retries with
-//! backoff that honour `Retry-After`, and long-running operations polled per ARM's rules.
+//! backoff that honour `Retry-After`, concurrency adapted to the subscription's throttling
+//! budget (`limiter`), and long-running operations polled per ARM's rules.
 //!
 //! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
 //! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+
+use crate::limiter::{Limiter, Signal};
 
 /// How hard the client retries, and how long it waits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,6 +35,9 @@ pub struct RetryPolicy {
     pub poll_interval: Duration,
     /// How long a long-running operation may take before the client gives up.
     pub operation_timeout: Duration,
+    /// Adapt the number of requests in flight to the subscription's throttling budget (see
+    /// the `limiter` module); `false` only retries what is throttled, for comparisons.
+    pub adaptive: bool,
 }
 
 impl Default for RetryPolicy {
@@ -43,6 +49,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(3600),
+            adaptive: true,
         }
     }
 }
@@ -57,6 +64,7 @@ impl RetryPolicy {
             max_delay: Duration::from_millis(20),
             poll_interval: Duration::from_millis(1),
             operation_timeout: Duration::from_secs(60),
+            adaptive: true,
         }
     }
 
@@ -147,6 +155,24 @@ impl Reply {
     fn retry_after(&self) -> Option<Duration> {
         self.header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs)
     }
+
+    /// What the answer says about the subscription's budget for `method`'s bucket.
+    fn budget(&self, method: &Method, policy: &RetryPolicy) -> Signal {
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            return Signal::Throttled(self.retry_after().unwrap_or(policy.initial_delay));
+        }
+        let name = if is_read(method) {
+            "x-ms-ratelimit-remaining-subscription-reads"
+        } else {
+            "x-ms-ratelimit-remaining-subscription-writes"
+        };
+        Signal::Allowed(self.header(name).and_then(|s| s.trim().parse().ok()))
+    }
+}
+
+/// Whether ARM counts a request against the subscription's read bucket.
+fn is_read(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
 }
 
 /// The client of one subscription's ARM endpoint.
@@ -157,6 +183,9 @@ pub struct ArmClient {
     credentials: Credentials,
     retry: RetryPolicy,
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    /// The subscription's read and write budgets, learnt from ARM's answers.
+    reads: Limiter,
+    writes: Limiter,
 }
 
 fn form_encode(pairs: &[(&str, &str)]) -> String {
@@ -204,6 +233,8 @@ impl ArmClient {
             credentials,
             retry,
             token: tokio::sync::Mutex::new(None),
+            reads: Limiter::new(retry.adaptive),
+            writes: Limiter::new(retry.adaptive),
         })
     }
 
@@ -308,8 +339,10 @@ impl ArmClient {
     async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Reply, ArmError> {
         let mut attempt = 0;
         let mut refreshed = false;
+        let limiter = if is_read(&method) { &self.reads } else { &self.writes };
         loop {
             let token = self.bearer(false).await?;
+            let permit = limiter.acquire().await;
             let mut request = self.http.request(method.clone(), url).bearer_auth(token);
             if let Some(b) = body {
                 request = request.json(b);
@@ -325,6 +358,7 @@ impl ArmClient {
                         serde_json::from_str(&text).unwrap_or(Value::Null)
                     };
                     let reply = Reply { status, headers, body };
+                    limiter.observe(reply.budget(&method, &self.retry), self.retry.max_delay);
                     if status == StatusCode::UNAUTHORIZED && !refreshed {
                         refreshed = true;
                         self.bearer(true).await?;
@@ -338,6 +372,7 @@ impl ArmClient {
                 Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
+            drop(permit);
             let budget = match &failure {
                 Err(_) => self.retry.max_retries,
                 Ok(_) => self.retry.max_connect_retries.min(self.retry.max_retries),

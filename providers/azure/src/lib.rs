@@ -8,6 +8,8 @@
 //!
 //! - [`client`]: a lean ARM client (bearer token from client credentials, retries honouring
 //!   `Retry-After`, long-running operations polled per ARM's rules).
+//! - `limiter`: adaptive (AIMD) concurrency per subscription and bucket, from 429s,
+//!   `Retry-After` and the `x-ms-ratelimit-remaining-subscription-*` headers.
 //! - [`types`]: schemas, ARM ids, request bodies, and how ARM's answers become state.
 //! - `workloads`: the volume, AKS, registry and role-assignment types, and their plan rules
 //!   (a volume's move between pools, the autoscaler's node count, a deterministic role
@@ -22,6 +24,7 @@
 //! `authority_host` at it.
 
 pub mod client;
+mod limiter;
 mod normalize;
 pub mod types;
 mod workloads;

@@ -37,10 +37,15 @@ pub fn quiet() -> EmulatorConfig {
 
 impl Cloud {
     pub async fn start(config: EmulatorConfig) -> Cloud {
+        Cloud::start_with(config, RetryPolicy::fast()).await
+    }
+
+    /// [`Cloud::start`] with the provider's client on this retry policy.
+    pub async fn start_with(config: EmulatorConfig, retry: RetryPolicy) -> Cloud {
         let dir = tempfile::tempdir().unwrap();
         let config = EmulatorConfig { data_dir: Some(dir.path().join("emulator")), ..config };
         let emulator = Emulator::start(config).await.unwrap();
-        let providers = Providers::new().with(Arc::new(AzureProvider::with_retry(RetryPolicy::fast())));
+        let providers = Providers::new().with(Arc::new(AzureProvider::with_retry(retry)));
         Cloud { emulator, dir, providers, stack: String::new() }
     }
 
