@@ -143,6 +143,10 @@ pub(crate) async fn handle(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (auth, if_match, if_none_match) =
         (header("authorization"), header("if-match"), header("if-none-match"));
+    let identity = IdentityHeaders {
+        metadata: header("metadata"),
+        identity_header: header("x-identity-header").or_else(|| header("secret")),
+    };
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -155,6 +159,7 @@ pub(crate) async fn handle(
         auth,
         if_match,
         if_none_match,
+        identity,
         body,
     };
     let reply = route(&shared, &ctx).await;
@@ -195,7 +200,16 @@ struct Ctx {
     auth: Option<String>,
     if_match: Option<String>,
     if_none_match: Option<String>,
+    identity: IdentityHeaders,
     body: Bytes,
+}
+
+/// The headers a managed identity's token request proves itself with.
+struct IdentityHeaders {
+    /// `Metadata: true`, which the instance metadata service requires (against SSRF).
+    metadata: Option<String>,
+    /// App Service's `X-IDENTITY-HEADER` (or the older `secret`).
+    identity_header: Option<String>,
 }
 
 impl Ctx {
@@ -242,6 +256,9 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
     if let Ok(Target::Token { tenant }) = &target {
         return token(shared, ctx, tenant);
     }
+    if let Ok(Target::IdentityToken) = &target {
+        return identity_token(shared, ctx);
+    }
     if let Err(reply) = authenticate(shared, ctx) {
         return reply.note("unauthorized");
     }
@@ -262,7 +279,7 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
         | Target::Item { subscription, .. }
         | Target::Action { subscription, .. }
         | Target::Operation { subscription, .. } => subscription.clone(),
-        Target::Token { .. } => String::new(),
+        Target::Token { .. } | Target::IdentityToken => String::new(),
     };
     let access =
         if ctx.method == Method::GET || ctx.method == Method::HEAD { Access::Read } else { Access::Write };
@@ -414,6 +431,50 @@ fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
     )
 }
 
+/// A managed identity's token, as the instance metadata service (`Metadata: true`) or App
+/// Service (`X-IDENTITY-HEADER`) issues it: a GET with `resource` and `api-version`, answered
+/// with `expires_in` and `expires_on` as strings, as both services do.
+fn identity_token(shared: &Shared, ctx: &Ctx) -> Reply {
+    let error = |status: u16, error: &str, description: &str| {
+        Reply::json(status, json!({ "error": error, "error_description": description }))
+    };
+    if ctx.method != Method::GET {
+        return error(405, "invalid_request", "The identity endpoint only accepts GET requests.");
+    }
+    let metadata = ctx.identity.metadata.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let app_service = ctx.identity.identity_header.as_deref().is_some_and(|v| !v.is_empty());
+    if !metadata && !app_service {
+        return error(400, "invalid_request", "Required metadata header not specified");
+    }
+    if ctx.query("api-version").is_none_or(str::is_empty) {
+        return error(400, "invalid_request", "Required query variable 'api-version' is missing");
+    }
+    let Some(resource) = ctx.query("resource").filter(|r| !r.is_empty()) else {
+        return error(400, "invalid_request", "Required query variable 'resource' is missing");
+    };
+    let token = {
+        let mut rng = lock(&shared.faults);
+        format!("emu.msi.{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+    };
+    lock(&shared.tokens).insert(token.clone());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    Reply::json(
+        200,
+        json!({
+            "access_token": token,
+            "client_id": ctx.query("client_id").unwrap_or("00000000-0000-0000-0000-00000000c1d0"),
+            "expires_in": "3599",
+            "expires_on": (now + 3599).to_string(),
+            "not_before": now.to_string(),
+            "resource": resource,
+            "token_type": "Bearer",
+        }),
+    )
+}
+
 fn api_version(ctx: &Ctx) -> String {
     ctx.query("api-version").unwrap_or_default().to_owned()
 }
@@ -434,6 +495,7 @@ fn operation_urls(ctx: &Ctx, subscription: &str, kind: Kind, location: &str, op:
 fn dispatch(shared: &Shared, ctx: &Ctx, target: Target) -> Reply {
     match target {
         Target::Token { tenant } => token(shared, ctx, &tenant),
+        Target::IdentityToken => identity_token(shared, ctx),
         Target::List { kind, parent, .. } => {
             if ctx.method != Method::GET {
                 return method_not_allowed(ctx);

@@ -4,10 +4,8 @@
 //!
 //! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
 //! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
-//! owning it lets tests set every delay to milliseconds. The credential is a service principal
-//! with a client secret, or with a federated token (workload identity: a file Kubernetes
-//! rotates, sent as a client assertion). `azure_identity`'s chain (CLI login, managed identity)
-//! can replace [`Credentials`] later without touching the resource modules.
+//! owning it lets tests set every delay to milliseconds. Tokens come from the credential chain
+//! in [`crate::credential`].
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +13,7 @@ use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::credential::{Source, chain_token};
 use crate::limiter::{Limiter, Signal};
 
 /// How hard the client retries, and how long it waits.
@@ -68,42 +67,9 @@ impl RetryPolicy {
         }
     }
 
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self.initial_delay.saturating_mul(1u32 << attempt.min(16));
         retry_after.unwrap_or(exp).min(self.max_delay)
-    }
-}
-
-/// A service principal's client credentials.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The Entra ID tenant.
-    pub tenant_id: String,
-    /// The application (client) id.
-    pub client_id: String,
-    /// How the service principal proves who it is. Never printed.
-    pub proof: Proof,
-    /// The authority, e.g. `https://login.microsoftonline.com`.
-    pub authority_host: String,
-}
-
-/// How a service principal proves who it is.
-#[derive(Clone)]
-pub enum Proof {
-    /// A client secret.
-    Secret(String),
-    /// A file holding a federated token (workload identity), read again for every token
-    /// request because its owner rotates it.
-    FederatedTokenFile(std::path::PathBuf),
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("authority_host", &self.authority_host)
-            .finish_non_exhaustive()
     }
 }
 
@@ -180,7 +146,7 @@ fn is_read(method: &Method) -> bool {
 pub struct ArmClient {
     http: reqwest::Client,
     endpoint: String,
-    credentials: Credentials,
+    credentials: Vec<Source>,
     retry: RetryPolicy,
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
     /// The subscription's read and write budgets, learnt from ARM's answers.
@@ -188,7 +154,7 @@ pub struct ArmClient {
     writes: Limiter,
 }
 
-fn form_encode(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -203,11 +169,12 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 impl ArmClient {
-    /// A client of `endpoint` (e.g. `https://management.azure.com`). With `ca_pem` (PEM
-    /// certificates), the client trusts those CAs only, for both ARM and the authority.
+    /// A client of `endpoint` (e.g. `https://management.azure.com`) with tokens from the first
+    /// of `credentials` that gives one. With `ca_pem` (PEM certificates), the client trusts
+    /// those CAs only, for ARM, the authority and identity endpoints.
     pub fn new(
         endpoint: &str,
-        credentials: Credentials,
+        credentials: Vec<Source>,
         retry: RetryPolicy,
         ca_pem: Option<&[u8]>,
     ) -> Result<ArmClient, ArmError> {
@@ -246,84 +213,10 @@ impl ArmClient {
         {
             return Ok(token.clone());
         }
-        let c = &self.credentials;
-        let url = format!("{}/{}/oauth2/v2.0/token", c.authority_host.trim_end_matches('/'), c.tenant_id);
-        let scope = format!("{}/.default", self.endpoint);
-        let mut pairs = vec![("grant_type", "client_credentials"), ("client_id", c.client_id.as_str())];
-        let assertion;
-        match &c.proof {
-            Proof::Secret(secret) => pairs.push(("client_secret", secret)),
-            Proof::FederatedTokenFile(path) => {
-                assertion = std::fs::read_to_string(path).map_err(|e| ArmError {
-                    kind: ErrorKind::Unauthorized,
-                    status: None,
-                    code: None,
-                    message: format!("could not read the federated token file {}: {e}", path.display()),
-                })?;
-                pairs.push((
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ));
-                pairs.push(("client_assertion", assertion.trim()));
-            }
-        }
-        pairs.push(("scope", &scope));
-        let body = form_encode(&pairs);
-        let mut attempt = 0;
-        let reply = loop {
-            let sent = self
-                .http
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_server_error() && attempt < self.retry.max_retries => {}
-                Ok(r) => break r,
-                Err(e) if is_certificate_error(&e) => {
-                    return Err(untrusted(&url, &e));
-                }
-                Err(_) if attempt < self.retry.max_connect_retries.min(self.retry.max_retries) => {}
-                Err(e) => {
-                    return Err(ArmError {
-                        kind: ErrorKind::Transient,
-                        status: None,
-                        code: None,
-                        message: format!("could not reach the token endpoint {url}: {e}"),
-                    });
-                }
-            }
-            tokio::time::sleep(self.retry.backoff(attempt, None)).await;
-            attempt += 1;
-        };
-        let status = reply.status();
-        let json: Value = reply.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown").to_owned();
-            let desc = json.get("error_description").and_then(Value::as_str).unwrap_or_default();
-            return Err(ArmError {
-                kind: ErrorKind::Unauthorized,
-                status: Some(status.as_u16()),
-                message: format!(
-                    "the token request for client {} failed: {} {code}: {desc}",
-                    c.client_id,
-                    status.as_u16()
-                ),
-                code: Some(code),
-            });
-        }
-        let Some(token) = json.get("access_token").and_then(Value::as_str) else {
-            return Err(ArmError {
-                kind: ErrorKind::Unauthorized,
-                status: Some(status.as_u16()),
-                code: None,
-                message: "the token endpoint answered without an access_token".to_owned(),
-            });
-        };
-        let expires_in = json.get("expires_in").and_then(Value::as_u64).unwrap_or(3599);
-        *cached = Some((token.to_owned(), Instant::now() + Duration::from_secs(expires_in)));
-        Ok(token.to_owned())
+        let (token, expires) =
+            chain_token(&self.credentials, &self.http, &self.retry, &self.endpoint).await?;
+        *cached = Some((token.clone(), expires));
+        Ok(token)
     }
 
     fn url(&self, path_or_url: &str, api_version: &str) -> String {
@@ -601,7 +494,7 @@ fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> Ar
 }
 
 /// Whether a failed request failed on the server's certificate: retrying cannot help.
-fn is_certificate_error(e: &reqwest::Error) -> bool {
+pub(crate) fn is_certificate_error(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.downcast_ref::<rustls::Error>().is_some() {
@@ -629,7 +522,7 @@ fn io_wraps_rustls(io: &std::io::Error) -> bool {
     }
 }
 
-fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
+pub(crate) fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
     let mut message =
         format!("could not reach {}: the server's certificate is not trusted", strip_query(url));
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
