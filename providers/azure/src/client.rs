@@ -351,7 +351,8 @@ impl ArmClient {
     }
 
     /// Calls a POST action on an object (`{id}/{action}`): a synchronous answer's body, or,
-    /// for a long-running action (202), waits for it and returns null.
+    /// for a long-running action, waits for it and returns the body its `Location` finally
+    /// answers (null when there is none).
     pub async fn post(
         &self,
         id: &str,
@@ -364,10 +365,7 @@ impl ArmClient {
         let reply = self.send(Method::POST, &url, Some(body)).await?;
         match reply.status.as_u16() {
             200 | 201 if reply.header("azure-asyncoperation").is_none() => Ok(reply.body),
-            200..=299 => {
-                self.wait(&Method::POST, &path, api_version, &reply).await?;
-                Ok(Value::Null)
-            }
+            200..=299 => self.wait(&Method::POST, &path, api_version, &reply).await,
             _ => Err(self.error(&Method::POST, &url, &reply)),
         }
     }
@@ -378,20 +376,22 @@ impl ArmClient {
         let reply = self.send(Method::DELETE, &url, None).await?;
         match reply.status.as_u16() {
             200 | 204 | 404 => Ok(()),
-            202 => self.wait(&Method::DELETE, id, api_version, &reply).await,
+            202 => self.wait(&Method::DELETE, id, api_version, &reply).await.map(drop),
             _ => Err(self.error(&Method::DELETE, &url, &reply)),
         }
     }
 
     /// Waits for the operation a write started, per ARM's rules: `Azure-AsyncOperation` first,
-    /// then `Location`, then the object's own `provisioningState`.
+    /// then `Location`, then the object's own `provisioningState`. Returns the final body a
+    /// `Location` answered (for a POST with both headers, `Location` is read after the
+    /// status says Succeeded), or null.
     async fn wait(
         &self,
         method: &Method,
         id: &str,
         api_version: &str,
         first: &Reply,
-    ) -> Result<(), ArmError> {
+    ) -> Result<Value, ArmError> {
         let deadline = Instant::now() + self.retry.operation_timeout;
         let mut delay = first.retry_after();
         if let Some(status_url) = first.header("azure-asyncoperation").map(str::to_owned) {
@@ -402,7 +402,16 @@ impl ArmClient {
                     return Err(self.error(&Method::GET, &status_url, &reply));
                 }
                 match reply.body.get("status").and_then(Value::as_str).unwrap_or("InProgress") {
-                    s if s.eq_ignore_ascii_case("Succeeded") => return Ok(()),
+                    // A POST's result is at its Location (ARM's final-state-via for actions).
+                    s if s.eq_ignore_ascii_case("Succeeded")
+                        && *method == Method::POST
+                        && first.status == StatusCode::ACCEPTED
+                        && first.header("location").is_some() =>
+                    {
+                        delay = None;
+                        break;
+                    }
+                    s if s.eq_ignore_ascii_case("Succeeded") => return Ok(Value::Null),
                     s if s.eq_ignore_ascii_case("Failed") || s.eq_ignore_ascii_case("Canceled") => {
                         return Err(operation_failed(method, id, s, &reply.body));
                     }
@@ -423,8 +432,9 @@ impl ArmClient {
                         }
                         delay = reply.retry_after();
                     }
-                    200 | 201 | 204 => return Ok(()),
-                    404 if *method == Method::DELETE => return Ok(()),
+                    200 | 201 => return Ok(reply.body),
+                    204 => return Ok(Value::Null),
+                    404 if *method == Method::DELETE => return Ok(Value::Null),
                     _ => {
                         let mut e = self.error(&Method::GET, &location, &reply);
                         e.kind = ErrorKind::Failed;
@@ -435,21 +445,21 @@ impl ArmClient {
             }
         }
         if *method == Method::DELETE {
-            return Ok(());
+            return Ok(Value::Null);
         }
         // No polling header: the object's provisioningState tells.
         let mut state =
             first.body.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
         loop {
             match state.as_deref() {
-                None | Some("Succeeded") => return Ok(()),
+                None | Some("Succeeded") => return Ok(Value::Null),
                 Some(s @ ("Failed" | "Canceled")) => {
                     return Err(operation_failed(method, id, s, &first.body));
                 }
                 Some(_) => {}
             }
             self.pause(delay, deadline, method, id).await?;
-            let Some(now) = self.get(id, api_version).await? else { return Ok(()) };
+            let Some(now) = self.get(id, api_version).await? else { return Ok(Value::Null) };
             state = now.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
             delay = None;
         }

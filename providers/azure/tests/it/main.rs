@@ -7,4 +7,5 @@ mod harness;
 mod kubernetes;
 mod lifecycle;
 mod registry;
+mod spector;
 mod volume;
