@@ -10,7 +10,9 @@ use lanestack_azure::credential::{AzureCli, IdentityKind, ManagedIdentity, Proof
 use lanestack_emulator::{Emulator, EmulatorConfig};
 use lanestack_model::ErrorKind;
 
-use crate::harness::{SUB, quiet, rt};
+use lanestack_azure::AzureProvider;
+
+use crate::harness::{Cloud, SUB, quiet, rt};
 
 /// Asks the emulator's token endpoint for a token, as `az login` would have.
 async fn emulator_token(emulator: &Emulator) -> String {
@@ -154,5 +156,30 @@ fn a_refused_service_principal_ends_the_chain_without_asking_the_cli() {
         assert!(message.contains("invalid_client"), "{message}");
         assert!(!message.contains("wrong-secret-value"), "{message}");
         assert!(!bin.path().join("args").exists(), "az was asked after a refusal");
+    });
+}
+
+#[test]
+fn a_provider_without_a_service_principal_applies_with_the_managed_identity_its_settings_name() {
+    rt().block_on(async {
+        // No `az` on the search path; the identity endpoint is the emulator's, never IMDS's.
+        let empty = tempfile::tempdir().unwrap();
+        let provider = AzureProvider::with_retry(RetryPolicy::fast())
+            .with_azure_cli_search_path(empty.path().as_os_str().to_owned());
+        let settings = "  managed_identity_endpoint = \"{e}/metadata/identity/oauth2/token\"\n";
+        let mut cloud = Cloud::start_provider(quiet(), provider, Some(settings)).await;
+        cloud.write(
+            r#"
+resource "azure_resource_group" "rg" {
+  name     = "rg-mi"
+  location = "westeurope"
+}
+"#,
+        );
+        cloud.apply().await;
+        assert!(!cloud.plan().await.has_changes());
+        let log = cloud.emulator.requests();
+        assert!(log.iter().any(|e| e.path == "/metadata/identity/oauth2/token" && e.status == 200));
+        assert!(log.iter().all(|e| !e.path.ends_with("/oauth2/v2.0/token")), "a service principal was used");
     });
 }
