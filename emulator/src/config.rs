@@ -121,6 +121,10 @@ impl Throttling {
 pub struct Faults {
     /// The probability (0..=1) that an ARM request fails with 500 or 503 before it is handled.
     pub transient_rate: f64,
+    /// The probability (0..=1) that an ARM request's connection is closed without an answer:
+    /// half of them before the request is handled, half after (the change is made, the
+    /// answer lost), as a reset connection does to a real client.
+    pub reset_rate: f64,
     /// The seed of the random generator that draws those failures (and generated ids).
     pub seed: u64,
     /// Names of resources (case-insensitive) whose next create or update ends as a failed

@@ -3,7 +3,6 @@
 //! answers in ARM's shapes (status codes, LRO headers, error envelope).
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -126,11 +125,30 @@ impl From<ArmError> for Reply {
     }
 }
 
+/// An injected connection reset: hyper closes the connection without an answer.
+#[derive(Debug)]
+pub(crate) struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+/// When an injected reset closes the connection.
+#[derive(Clone, Copy, PartialEq)]
+enum ResetAt {
+    Before,
+    After,
+}
+
 /// Handles one request.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Reset> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -162,18 +180,51 @@ pub(crate) async fn handle(
         identity,
         body,
     };
+    let reset = draw_reset(&shared, &ctx.path);
+    let at_ms = shared.started.elapsed().as_millis() as u64;
+    if reset == Some(ResetAt::Before) {
+        let note = Some("reset".to_owned());
+        shared.record(LogEntry {
+            seq: 0,
+            at_ms,
+            method: method.to_string(),
+            path,
+            status: 0,
+            note,
+            resource: None,
+        });
+        return Err(Reset);
+    }
     let reply = route(&shared, &ctx).await;
+    // A reset after handling keeps the handling's note (`created` stays countable); status 0
+    // says the client never saw an answer.
     let entry = LogEntry {
         seq: 0,
-        at_ms: shared.started.elapsed().as_millis() as u64,
+        at_ms,
         method: method.to_string(),
         path,
-        status: reply.status,
-        note: reply.note.clone(),
+        status: if reset.is_some() { 0 } else { reply.status },
+        note: reply.note.clone().or_else(|| reset.map(|_| "reset".to_owned())),
         resource: reply.resource.clone(),
     };
     shared.record(entry);
-    Ok(to_response(reply))
+    match reset {
+        Some(_) => Err(Reset),
+        None => Ok(to_response(reply)),
+    }
+}
+
+/// Whether to reset this request's connection, and when. Token endpoints are never reset.
+fn draw_reset(shared: &Shared, path: &str) -> Option<ResetAt> {
+    let rate = shared.config.faults.reset_rate;
+    if rate <= 0.0 || matches!(Target::parse(path), Ok(Target::Token { .. } | Target::IdentityToken)) {
+        return None;
+    }
+    let (draw, pick) = {
+        let mut rng = lock(&shared.faults);
+        (rng.unit(), rng.next_u64())
+    };
+    (draw < rate).then_some(if pick % 2 == 0 { ResetAt::Before } else { ResetAt::After })
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {

@@ -168,6 +168,24 @@ fn managed_identity_tokens_need_the_metadata_header_and_work_for_arm() {
 }
 
 #[test]
+fn injected_resets_close_the_connection_without_an_answer() {
+    rt().block_on(async {
+        let faults = Faults { reset_rate: 1.0, ..Faults::default() };
+        // The token endpoint is never reset, so the client still gets its token.
+        let c = Client::start(EmulatorConfig { faults, ..EmulatorConfig::default() }).await;
+        let url = format!("{}{RG}?api-version=2024-03-01", c.emulator.endpoint());
+        let err =
+            c.http.put(&url).bearer_auth(&c.token).json(&json!({ "location": "westeurope" })).send().await;
+        assert!(err.is_err(), "{err:?}");
+        let log = c.emulator.requests();
+        let last = log.last().unwrap();
+        assert_eq!(last.status, 0);
+        // Half the resets come after the change is made: either way the log says so.
+        assert!(matches!(last.note.as_deref(), Some("reset" | "created")), "{last:?}");
+    });
+}
+
+#[test]
 fn errors_carry_arm_codes() {
     rt().block_on(async {
         let c = Client::start(EmulatorConfig::default()).await;

@@ -257,7 +257,13 @@ impl ArmClient {
                         self.bearer(true).await?;
                         continue;
                     }
-                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+                    // ARM's 409 AnotherOperationInProgress ends when the other operation does
+                    // (often our own, when a reset connection lost its answer): retried as a
+                    // throttle is.
+                    let busy = status == StatusCode::CONFLICT
+                        && reply.body.pointer("/error/code").and_then(Value::as_str)
+                            == Some("AnotherOperationInProgress");
+                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || busy) {
                         return Ok(reply);
                     }
                     Err(reply)

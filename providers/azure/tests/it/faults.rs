@@ -1,5 +1,5 @@
-//! Fault injection: transient failures and throttling do not break an apply, and never create
-//! anything twice.
+//! Fault injection: transient failures, connection resets and throttling do not break an apply,
+//! and never create anything twice.
 
 use std::collections::BTreeMap;
 
@@ -47,14 +47,14 @@ resource "azure_subnet" "s" {{
 }
 
 #[test]
-fn transient_failures_and_throttling_create_everything_exactly_once() {
+fn transient_failures_resets_and_throttling_create_everything_exactly_once() {
     rt().block_on(async {
         let config = EmulatorConfig {
             throttling: Some(Throttling {
                 reads: Bucket { capacity: 10.0, refill_per_sec: 300.0 },
                 writes: Bucket { capacity: 3.0, refill_per_sec: 200.0 },
             }),
-            faults: Faults { transient_rate: 0.10, seed: 42, fail_operations: Vec::new() },
+            faults: Faults { transient_rate: 0.10, reset_rate: 0.05, seed: 42, fail_operations: Vec::new() },
             ..quiet()
         };
         let mut cloud = Cloud::start(config).await;
@@ -73,6 +73,7 @@ fn transient_failures_and_throttling_create_everything_exactly_once() {
         // The faults did happen.
         assert!(log.iter().any(|e| e.note.as_deref() == Some("transient")));
         assert!(log.iter().any(|e| e.note.as_deref() == Some("throttled")));
+        assert!(log.iter().any(|e| e.status == 0), "no connection was reset");
         assert!(!cloud.plan().await.has_changes());
     });
 }
