@@ -6,12 +6,16 @@
 //! the child's peak memory ([`measure`]) against the targets. It prints figures; it is not a test
 //! and never runs under `cargo test`.
 //!
+//! With `--azure-subnets N` it runs [`azure`] instead: N subnets applied against the ARM
+//! emulator under ARM's throttling budgets.
+//!
 //! Exit status: 1 when a command failed or the no-op plan was not a no-op; missed time or memory
 //! targets are reported in the table and the JSON, not in the exit status, because timings
 //! depend on the machine.
 
 #![deny(unsafe_code)]
 
+mod azure;
 mod measure;
 mod stack;
 
@@ -31,6 +35,11 @@ struct Args {
     /// The lanestack binary; by default the `lanestack` next to this program.
     #[arg(long, value_name = "PATH")]
     lanestack: Option<PathBuf>,
+
+    /// Instead of the sizes: apply this many subnets against the ARM emulator with ARM's
+    /// throttling budgets, and compare the wall time with the least time they allow.
+    #[arg(long, value_name = "N")]
+    azure_subnets: Option<usize>,
 
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
@@ -135,6 +144,10 @@ fn run(args: Args) -> anyhow::Result<()> {
             "{} not found; build the CLI (cargo build --release -p lanestack-cli) or pass --lanestack PATH",
             lanestack.display()
         );
+    }
+
+    if let Some(n) = args.azure_subnets {
+        return azure::run(&lanestack, n);
     }
 
     let mut rows = Vec::new();

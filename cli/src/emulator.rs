@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lanestack_emulator::{Emulator, EmulatorConfig, principal};
+use lanestack_emulator::{ConfigFile, Emulator, EmulatorConfig, principal};
 
 use crate::injected::{self, Injection, Layers};
 use crate::ui::Ui;
@@ -40,6 +40,10 @@ pub struct ServeArgs {
     /// Serve plain HTTP instead of HTTPS, for curl and debugging.
     #[arg(long)]
     http: bool,
+    /// Read latency, throttling, faults and operation pacing from this JSON file (see
+    /// `lanestack_emulator::ConfigFile`); ARM's defaults otherwise.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// The emulator's configuration as the CLI runs it: ARM's defaults, and the one service
@@ -62,7 +66,16 @@ pub async fn run(command: EmulatorCommand, ui: &Ui) -> anyhow::Result<u8> {
 
 async fn serve(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let emulator = Emulator::start_on(addr, config(args.data.clone(), !args.http))
+    let mut settings = config(args.data.clone(), !args.http);
+    if let Some(file) = &args.config {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("could not read the emulator configuration {}", file.display()))?;
+        let parsed = ConfigFile::parse(&text)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("invalid emulator configuration {}", file.display()))?;
+        settings = parsed.apply(settings);
+    }
+    let emulator = Emulator::start_on(addr, settings)
         .await
         .with_context(|| format!("could not start the emulator on {addr}"))?;
     let endpoint = emulator.endpoint();

@@ -98,6 +98,21 @@ pub fn azure_from_env() -> Layers {
             layers.defaults.insert(attr.to_owned(), value);
         }
     }
+    // A managed identity on App Service or Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER,
+    // or the older MSI_ENDPOINT and MSI_SECRET.
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let identity = match (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
+        (Some(endpoint), Some(header)) => Some((endpoint, header, "2019-08-01")),
+        _ => match (var("MSI_ENDPOINT"), var("MSI_SECRET")) {
+            (Some(endpoint), Some(secret)) => Some((endpoint, secret, "2017-09-01")),
+            _ => None,
+        },
+    };
+    if let Some((endpoint, header, api)) = identity {
+        layers.defaults.insert("identity_endpoint".to_owned(), endpoint);
+        layers.defaults.insert("identity_header".to_owned(), header);
+        layers.defaults.insert("identity_api".to_owned(), api.to_owned());
+    }
     layers
 }
 

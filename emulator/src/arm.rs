@@ -240,6 +240,9 @@ pub(crate) enum Target {
     Operation { subscription: String, id: String, result: bool },
     /// The token endpoint of a tenant.
     Token { tenant: String },
+    /// A managed identity's token endpoint: the instance metadata service's
+    /// (`/metadata/identity/oauth2/token`) or App Service's (`/msi/token`).
+    IdentityToken,
 }
 
 impl Target {
@@ -252,6 +255,7 @@ impl Target {
             || ArmError::new(404, "NotFound", format!("The requested path '{path}' was not found."));
         match l.as_slice() {
             [_, "oauth2", "v2.0", "token"] => Ok(Target::Token { tenant: segs[0].to_owned() }),
+            ["metadata", "identity", "oauth2", "token"] | ["msi", "token"] => Ok(Target::IdentityToken),
             ["subscriptions", _, "resourcegroups"] => Ok(Target::List {
                 subscription: segs[1].to_owned(),
                 kind: Kind::ResourceGroup,
@@ -443,6 +447,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, "InvalidResourceType");
         assert!(matches!(Target::parse("/t/oauth2/v2.0/token"), Ok(Target::Token { .. })));
+        assert!(matches!(Target::parse("/metadata/identity/oauth2/token"), Ok(Target::IdentityToken)));
+        assert!(matches!(Target::parse("/MSI/token"), Ok(Target::IdentityToken)));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub(crate) struct Operation {
     fail: bool,
     /// `None` while in progress.
     pub(crate) outcome: Option<Result<(), ArmError>>,
+    /// Writes to the object refused while this operation ran (see `require_idle`).
+    refused_writes: u32,
     pub(crate) started: u64,
 }
 
@@ -208,14 +210,34 @@ impl Cloud {
         })
     }
 
-    /// Fails with 409 while an operation on the object is in flight.
-    fn require_idle(&self, k: &str) -> Result<(), ArmError> {
+    /// Fails with 409 while an operation on the object is in flight. Every write refused so
+    /// after the first counts as a poll of it: ARM's operations run on without anyone polling,
+    /// so a client that lost the answer (a reset connection) and writes again sees the
+    /// operation end, as time would end it on ARM; the first refusal keeps "busy while it
+    /// runs" observable.
+    fn require_idle(&mut self, k: &str) -> Result<(), ArmError> {
+        let pending: Vec<(String, u32)> = self
+            .operations
+            .iter()
+            .filter(|(_, op)| op.key == k && op.outcome.is_none())
+            .map(|(id, op)| (id.clone(), op.refused_writes))
+            .collect();
+        for (id, refused) in &pending {
+            if *refused > 0 {
+                self.advance(id, true);
+            }
+        }
         let busy = self
             .resources
             .get(k)
             .and_then(|r| provisioning_state(&r.body))
             .is_some_and(|s| !TERMINAL.contains(&s.as_str()));
         if busy {
+            for (id, _) in &pending {
+                if let Some(op) = self.operations.get_mut(id) {
+                    op.refused_writes += 1;
+                }
+            }
             return Err(ArmError::new(
                 409,
                 "AnotherOperationInProgress",
@@ -380,6 +402,7 @@ impl Cloud {
                 + if op == OpKind::Delete { self.lro_min } else { self.lro_min * kind.duration_weight() },
             fail,
             outcome: None,
+            refused_writes: 0,
             started: self.clock,
         };
         self.operations.insert(id.clone(), operation);

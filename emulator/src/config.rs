@@ -121,9 +121,181 @@ impl Throttling {
 pub struct Faults {
     /// The probability (0..=1) that an ARM request fails with 500 or 503 before it is handled.
     pub transient_rate: f64,
+    /// The probability (0..=1) that an ARM request's connection is closed without an answer:
+    /// half of them before the request is handled, half after (the change is made, the
+    /// answer lost), as a reset connection does to a real client.
+    pub reset_rate: f64,
     /// The seed of the random generator that draws those failures (and generated ids).
     pub seed: u64,
     /// Names of resources (case-insensitive) whose next create or update ends as a failed
     /// long-running operation; each name fails once.
     pub fail_operations: Vec<String>,
+}
+
+/// The emulator's behaviour as a JSON file (`lanestack emulator serve --config FILE`): what a
+/// test or demo wants beyond ARM's defaults. Every field is optional; unknown fields are
+/// refused, so a misspelt setting is an error rather than silently ignored.
+///
+/// ```json
+/// {
+///   "latency": { "profile": "realistic", "factor": 0.1 },
+///   "throttling": { "reads": { "capacity": 250, "refill_per_sec": 25 },
+///                   "writes": { "capacity": 200, "refill_per_sec": 10 } },
+///   "faults": { "transient_rate": 0.1, "reset_rate": 0.05, "seed": 7, "fail_operations": ["vol1"] },
+///   "lro_polls": 2, "lro_retry_after_secs": 1, "page_size": 100
+/// }
+/// ```
+///
+/// `"throttling": "off"` turns throttling off; `"arm"` (the default) keeps ARM's budgets.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    latency: Option<LatencyFile>,
+    throttling: Option<ThrottlingFile>,
+    faults: Option<FaultsFile>,
+    lro_polls: Option<u32>,
+    lro_retry_after_secs: Option<u64>,
+    page_size: Option<usize>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatencyFile {
+    /// `realistic` or `none` (the default): the base the other fields override.
+    profile: Option<String>,
+    factor: Option<f64>,
+    read_ms: Option<u64>,
+    write_ms: Option<u64>,
+    operation_ms: Option<u64>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum ThrottlingFile {
+    Named(String),
+    Buckets { reads: BucketFile, writes: BucketFile },
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BucketFile {
+    capacity: f64,
+    refill_per_sec: f64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultsFile {
+    transient_rate: Option<f64>,
+    reset_rate: Option<f64>,
+    seed: Option<u64>,
+    fail_operations: Option<Vec<String>>,
+}
+
+impl ConfigFile {
+    /// Reads a configuration file's text; the error says where and what is wrong.
+    pub fn parse(text: &str) -> Result<ConfigFile, String> {
+        let file: ConfigFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let rate = |name: &str, r: Option<f64>| match r {
+            Some(r) if !(0.0..=1.0).contains(&r) => {
+                Err(format!("faults.{name} must be between 0 and 1, not {r}"))
+            }
+            _ => Ok(()),
+        };
+        if let Some(f) = &file.faults {
+            rate("transient_rate", f.transient_rate)?;
+            rate("reset_rate", f.reset_rate)?;
+        }
+        if let Some(ThrottlingFile::Named(name)) = &file.throttling
+            && name != "arm"
+            && name != "off"
+        {
+            return Err(format!("throttling must be \"arm\", \"off\" or buckets, not \"{name}\""));
+        }
+        if let Some(l) = &file.latency
+            && let Some(p) = &l.profile
+            && p != "realistic"
+            && p != "none"
+        {
+            return Err(format!("latency.profile must be \"realistic\" or \"none\", not \"{p}\""));
+        }
+        Ok(file)
+    }
+
+    /// `base` with what the file sets.
+    pub fn apply(self, mut base: EmulatorConfig) -> EmulatorConfig {
+        if let Some(l) = self.latency {
+            let factor = l.factor.unwrap_or(1.0);
+            let mut latency = match l.profile.as_deref() {
+                Some("realistic") => Latency::realistic(factor),
+                _ => Latency { factor, ..Latency::default() },
+            };
+            let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+            latency.read = ms(l.read_ms, latency.read);
+            latency.write = ms(l.write_ms, latency.write);
+            latency.operation = ms(l.operation_ms, latency.operation);
+            base.latency = latency;
+        }
+        match self.throttling {
+            None => {}
+            Some(ThrottlingFile::Named(name)) => {
+                base.throttling = (name != "off").then(Throttling::arm);
+            }
+            Some(ThrottlingFile::Buckets { reads, writes }) => {
+                base.throttling = Some(Throttling {
+                    reads: Bucket { capacity: reads.capacity, refill_per_sec: reads.refill_per_sec },
+                    writes: Bucket { capacity: writes.capacity, refill_per_sec: writes.refill_per_sec },
+                });
+            }
+        }
+        if let Some(f) = self.faults {
+            let d = base.faults;
+            base.faults = Faults {
+                transient_rate: f.transient_rate.unwrap_or(d.transient_rate),
+                reset_rate: f.reset_rate.unwrap_or(d.reset_rate),
+                seed: f.seed.unwrap_or(d.seed),
+                fail_operations: f.fail_operations.unwrap_or(d.fail_operations),
+            };
+        }
+        base.lro_polls = self.lro_polls.unwrap_or(base.lro_polls);
+        base.lro_retry_after_secs = self.lro_retry_after_secs.unwrap_or(base.lro_retry_after_secs);
+        base.page_size = self.page_size.unwrap_or(base.page_size);
+        base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_what_it_sets_and_keeps_the_rest() {
+        let text = r#"{
+            "latency": { "profile": "realistic", "factor": 0.5, "read_ms": 10 },
+            "throttling": { "reads": { "capacity": 5, "refill_per_sec": 1 },
+                            "writes": { "capacity": 2, "refill_per_sec": 0.5 } },
+            "faults": { "reset_rate": 0.25, "fail_operations": ["vol1"] },
+            "lro_polls": 3
+        }"#;
+        let c = ConfigFile::parse(text).unwrap().apply(EmulatorConfig::default());
+        assert_eq!(c.latency.read, Duration::from_millis(10));
+        assert_eq!(c.latency.write, Latency::realistic(1.0).write);
+        assert_eq!(c.latency.factor, 0.5);
+        assert_eq!(c.throttling.unwrap().writes, Bucket { capacity: 2.0, refill_per_sec: 0.5 });
+        assert_eq!((c.faults.reset_rate, c.faults.transient_rate), (0.25, 0.0));
+        assert_eq!(c.faults.fail_operations, vec!["vol1".to_owned()]);
+        assert_eq!((c.lro_polls, c.page_size), (3, 100));
+        let off = ConfigFile::parse(r#"{ "throttling": "off" }"#).unwrap().apply(EmulatorConfig::default());
+        assert!(off.throttling.is_none());
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_what_is_wrong() {
+        let e = ConfigFile::parse(r#"{ "latncy": {} }"#).unwrap_err();
+        assert!(e.contains("unknown field `latncy`"), "{e}");
+        let e = ConfigFile::parse(r#"{ "faults": { "reset_rate": 2 } }"#).unwrap_err();
+        assert!(e.contains("faults.reset_rate must be between 0 and 1"), "{e}");
+        let e = ConfigFile::parse(r#"{ "throttling": "fast" }"#).unwrap_err();
+        assert!(e.contains("throttling must be"), "{e}");
+    }
 }

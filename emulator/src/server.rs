@@ -3,7 +3,6 @@
 //! answers in ARM's shapes (status codes, LRO headers, error envelope).
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -126,11 +125,30 @@ impl From<ArmError> for Reply {
     }
 }
 
+/// An injected connection reset: hyper closes the connection without an answer.
+#[derive(Debug)]
+pub(crate) struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+/// When an injected reset closes the connection.
+#[derive(Clone, Copy, PartialEq)]
+enum ResetAt {
+    Before,
+    After,
+}
+
 /// Handles one request.
 pub(crate) async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<Full<Bytes>>, Reset> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or_default().to_owned();
@@ -143,6 +161,10 @@ pub(crate) async fn handle(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (auth, if_match, if_none_match) =
         (header("authorization"), header("if-match"), header("if-none-match"));
+    let identity = IdentityHeaders {
+        metadata: header("metadata"),
+        identity_header: header("x-identity-header").or_else(|| header("secret")),
+    };
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -155,20 +177,54 @@ pub(crate) async fn handle(
         auth,
         if_match,
         if_none_match,
+        identity,
         body,
     };
+    let reset = draw_reset(&shared, &ctx.path);
+    let at_ms = shared.started.elapsed().as_millis() as u64;
+    if reset == Some(ResetAt::Before) {
+        let note = Some("reset".to_owned());
+        shared.record(LogEntry {
+            seq: 0,
+            at_ms,
+            method: method.to_string(),
+            path,
+            status: 0,
+            note,
+            resource: None,
+        });
+        return Err(Reset);
+    }
     let reply = route(&shared, &ctx).await;
+    // A reset after handling keeps the handling's note (`created` stays countable); status 0
+    // says the client never saw an answer.
     let entry = LogEntry {
         seq: 0,
-        at_ms: shared.started.elapsed().as_millis() as u64,
+        at_ms,
         method: method.to_string(),
         path,
-        status: reply.status,
-        note: reply.note.clone(),
+        status: if reset.is_some() { 0 } else { reply.status },
+        note: reply.note.clone().or_else(|| reset.map(|_| "reset".to_owned())),
         resource: reply.resource.clone(),
     };
     shared.record(entry);
-    Ok(to_response(reply))
+    match reset {
+        Some(_) => Err(Reset),
+        None => Ok(to_response(reply)),
+    }
+}
+
+/// Whether to reset this request's connection, and when. Token endpoints are never reset.
+fn draw_reset(shared: &Shared, path: &str) -> Option<ResetAt> {
+    let rate = shared.config.faults.reset_rate;
+    if rate <= 0.0 || matches!(Target::parse(path), Ok(Target::Token { .. } | Target::IdentityToken)) {
+        return None;
+    }
+    let (draw, pick) = {
+        let mut rng = lock(&shared.faults);
+        (rng.unit(), rng.next_u64())
+    };
+    (draw < rate).then_some(if pick % 2 == 0 { ResetAt::Before } else { ResetAt::After })
 }
 
 fn to_response(reply: Reply) -> Response<Full<Bytes>> {
@@ -195,7 +251,16 @@ struct Ctx {
     auth: Option<String>,
     if_match: Option<String>,
     if_none_match: Option<String>,
+    identity: IdentityHeaders,
     body: Bytes,
+}
+
+/// The headers a managed identity's token request proves itself with.
+struct IdentityHeaders {
+    /// `Metadata: true`, which the instance metadata service requires (against SSRF).
+    metadata: Option<String>,
+    /// App Service's `X-IDENTITY-HEADER` (or the older `secret`).
+    identity_header: Option<String>,
 }
 
 impl Ctx {
@@ -242,6 +307,9 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
     if let Ok(Target::Token { tenant }) = &target {
         return token(shared, ctx, tenant);
     }
+    if let Ok(Target::IdentityToken) = &target {
+        return identity_token(shared, ctx);
+    }
     if let Err(reply) = authenticate(shared, ctx) {
         return reply.note("unauthorized");
     }
@@ -262,7 +330,7 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
         | Target::Item { subscription, .. }
         | Target::Action { subscription, .. }
         | Target::Operation { subscription, .. } => subscription.clone(),
-        Target::Token { .. } => String::new(),
+        Target::Token { .. } | Target::IdentityToken => String::new(),
     };
     let access =
         if ctx.method == Method::GET || ctx.method == Method::HEAD { Access::Read } else { Access::Write };
@@ -414,6 +482,50 @@ fn token(shared: &Shared, ctx: &Ctx, tenant: &str) -> Reply {
     )
 }
 
+/// A managed identity's token, as the instance metadata service (`Metadata: true`) or App
+/// Service (`X-IDENTITY-HEADER`) issues it: a GET with `resource` and `api-version`, answered
+/// with `expires_in` and `expires_on` as strings, as both services do.
+fn identity_token(shared: &Shared, ctx: &Ctx) -> Reply {
+    let error = |status: u16, error: &str, description: &str| {
+        Reply::json(status, json!({ "error": error, "error_description": description }))
+    };
+    if ctx.method != Method::GET {
+        return error(405, "invalid_request", "The identity endpoint only accepts GET requests.");
+    }
+    let metadata = ctx.identity.metadata.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let app_service = ctx.identity.identity_header.as_deref().is_some_and(|v| !v.is_empty());
+    if !metadata && !app_service {
+        return error(400, "invalid_request", "Required metadata header not specified");
+    }
+    if ctx.query("api-version").is_none_or(str::is_empty) {
+        return error(400, "invalid_request", "Required query variable 'api-version' is missing");
+    }
+    let Some(resource) = ctx.query("resource").filter(|r| !r.is_empty()) else {
+        return error(400, "invalid_request", "Required query variable 'resource' is missing");
+    };
+    let token = {
+        let mut rng = lock(&shared.faults);
+        format!("emu.msi.{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+    };
+    lock(&shared.tokens).insert(token.clone());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    Reply::json(
+        200,
+        json!({
+            "access_token": token,
+            "client_id": ctx.query("client_id").unwrap_or("00000000-0000-0000-0000-00000000c1d0"),
+            "expires_in": "3599",
+            "expires_on": (now + 3599).to_string(),
+            "not_before": now.to_string(),
+            "resource": resource,
+            "token_type": "Bearer",
+        }),
+    )
+}
+
 fn api_version(ctx: &Ctx) -> String {
     ctx.query("api-version").unwrap_or_default().to_owned()
 }
@@ -434,6 +546,7 @@ fn operation_urls(ctx: &Ctx, subscription: &str, kind: Kind, location: &str, op:
 fn dispatch(shared: &Shared, ctx: &Ctx, target: Target) -> Reply {
     match target {
         Target::Token { tenant } => token(shared, ctx, &tenant),
+        Target::IdentityToken => identity_token(shared, ctx),
         Target::List { kind, parent, .. } => {
             if ctx.method != Method::GET {
                 return method_not_allowed(ctx);

@@ -159,3 +159,26 @@ fn a_plan_saved_under_emulator_is_applied_under_emulator() {
     stack.run(&["apply", "--emulator", "net.plan"]).ok().stdout_has("9 added");
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
 }
+
+#[test]
+fn emulator_serve_reads_its_behaviour_from_a_config_file_and_refuses_a_wrong_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, r#"{ "throttling": "off", "faults": { "seed": 7 }, "lro_polls": 2 }"#).unwrap();
+    let served = serve(&dir.path().join("cloud"), &["--http", "--config", good.to_str().unwrap()]);
+    assert!(served.endpoint.starts_with("http://"));
+    drop(served);
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{ "faults": { "reset_rate": 0.1, "rset": 1 } }"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lanestack"))
+        .args(["emulator", "serve", "--port", "0", "--config"])
+        .arg(&bad)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid emulator configuration"), "{stderr}");
+    assert!(stderr.contains("unknown field `rset`"), "{stderr}");
+}

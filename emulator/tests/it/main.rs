@@ -136,6 +136,56 @@ fn tokens_and_api_version_are_required() {
 }
 
 #[test]
+fn managed_identity_tokens_need_the_metadata_header_and_work_for_arm() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let base = c.emulator.endpoint();
+        let imds = format!(
+            "{base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
+        );
+        // Without `Metadata: true` IMDS refuses, as the real one does against SSRF.
+        let r = c.http.get(&imds).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
+        let r = c.http.get(&imds).header("Metadata", "true").send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["resource"], "https://management.azure.com/");
+        assert!(body["expires_in"].is_string(), "{body}");
+        let token = body["access_token"].as_str().unwrap();
+        let r = c.http.get(format!("{base}{RG}?api-version=2024-03-01")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        // App Service's form: its header instead of `Metadata`.
+        let r = c
+            .http
+            .get(format!("{base}/msi/token?api-version=2019-08-01&resource=x"))
+            .header("X-IDENTITY-HEADER", "h")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    });
+}
+
+#[test]
+fn injected_resets_close_the_connection_without_an_answer() {
+    rt().block_on(async {
+        let faults = Faults { reset_rate: 1.0, ..Faults::default() };
+        // The token endpoint is never reset, so the client still gets its token.
+        let c = Client::start(EmulatorConfig { faults, ..EmulatorConfig::default() }).await;
+        let url = format!("{}{RG}?api-version=2024-03-01", c.emulator.endpoint());
+        let err =
+            c.http.put(&url).bearer_auth(&c.token).json(&json!({ "location": "westeurope" })).send().await;
+        assert!(err.is_err(), "{err:?}");
+        let log = c.emulator.requests();
+        let last = log.last().unwrap();
+        assert_eq!(last.status, 0);
+        // Half the resets come after the change is made: either way the log says so.
+        assert!(matches!(last.note.as_deref(), Some("reset" | "created")), "{last:?}");
+    });
+}
+
+#[test]
 fn errors_carry_arm_codes() {
     rt().block_on(async {
         let c = Client::start(EmulatorConfig::default()).await;

@@ -1,18 +1,20 @@
 //! A lean ARM client on reqwest: bearer tokens from a client-credentials call, retries with
-//! backoff that honour `Retry-After`, and long-running operations polled per ARM's rules.
+//! backoff that honour `Retry-After`, concurrency adapted to the subscription's throttling
+//! budget (`limiter`), and long-running operations polled per ARM's rules.
 //!
 //! Design decision: our own client rather than `azure_core`'s pipeline for now. ARM's protocol
 //! for the calls we make is small (GET, PUT, PATCH, DELETE and three polling styles), and
-//! owning it lets tests set every delay to milliseconds. The credential is a service principal
-//! with a client secret, or with a federated token (workload identity: a file Kubernetes
-//! rotates, sent as a client assertion). `azure_identity`'s chain (CLI login, managed identity)
-//! can replace [`Credentials`] later without touching the resource modules.
+//! owning it lets tests set every delay to milliseconds. Tokens come from the credential chain
+//! in [`crate::credential`].
 
 use std::time::{Duration, Instant};
 
 use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+
+use crate::credential::{Source, chain_token};
+use crate::limiter::{Limiter, Signal};
 
 /// How hard the client retries, and how long it waits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,6 +34,9 @@ pub struct RetryPolicy {
     pub poll_interval: Duration,
     /// How long a long-running operation may take before the client gives up.
     pub operation_timeout: Duration,
+    /// Adapt the number of requests in flight to the subscription's throttling budget (see
+    /// the `limiter` module); `false` only retries what is throttled, for comparisons.
+    pub adaptive: bool,
 }
 
 impl Default for RetryPolicy {
@@ -43,6 +48,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(60),
             poll_interval: Duration::from_secs(5),
             operation_timeout: Duration::from_secs(3600),
+            adaptive: true,
         }
     }
 }
@@ -57,45 +63,13 @@ impl RetryPolicy {
             max_delay: Duration::from_millis(20),
             poll_interval: Duration::from_millis(1),
             operation_timeout: Duration::from_secs(60),
+            adaptive: true,
         }
     }
 
-    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self.initial_delay.saturating_mul(1u32 << attempt.min(16));
         retry_after.unwrap_or(exp).min(self.max_delay)
-    }
-}
-
-/// A service principal's client credentials.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The Entra ID tenant.
-    pub tenant_id: String,
-    /// The application (client) id.
-    pub client_id: String,
-    /// How the service principal proves who it is. Never printed.
-    pub proof: Proof,
-    /// The authority, e.g. `https://login.microsoftonline.com`.
-    pub authority_host: String,
-}
-
-/// How a service principal proves who it is.
-#[derive(Clone)]
-pub enum Proof {
-    /// A client secret.
-    Secret(String),
-    /// A file holding a federated token (workload identity), read again for every token
-    /// request because its owner rotates it.
-    FederatedTokenFile(std::path::PathBuf),
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("authority_host", &self.authority_host)
-            .finish_non_exhaustive()
     }
 }
 
@@ -147,6 +121,24 @@ impl Reply {
     fn retry_after(&self) -> Option<Duration> {
         self.header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs)
     }
+
+    /// What the answer says about the subscription's budget for `method`'s bucket.
+    fn budget(&self, method: &Method, policy: &RetryPolicy) -> Signal {
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            return Signal::Throttled(self.retry_after().unwrap_or(policy.initial_delay));
+        }
+        let name = if is_read(method) {
+            "x-ms-ratelimit-remaining-subscription-reads"
+        } else {
+            "x-ms-ratelimit-remaining-subscription-writes"
+        };
+        Signal::Allowed(self.header(name).and_then(|s| s.trim().parse().ok()))
+    }
+}
+
+/// Whether ARM counts a request against the subscription's read bucket.
+fn is_read(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD
 }
 
 /// The client of one subscription's ARM endpoint.
@@ -154,12 +146,15 @@ impl Reply {
 pub struct ArmClient {
     http: reqwest::Client,
     endpoint: String,
-    credentials: Credentials,
+    credentials: Vec<Source>,
     retry: RetryPolicy,
     token: tokio::sync::Mutex<Option<(String, Instant)>>,
+    /// The subscription's read and write budgets, learnt from ARM's answers.
+    reads: Limiter,
+    writes: Limiter,
 }
 
-fn form_encode(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_encode(pairs: &[(&str, &str)]) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
@@ -174,11 +169,12 @@ fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 impl ArmClient {
-    /// A client of `endpoint` (e.g. `https://management.azure.com`). With `ca_pem` (PEM
-    /// certificates), the client trusts those CAs only, for both ARM and the authority.
+    /// A client of `endpoint` (e.g. `https://management.azure.com`) with tokens from the first
+    /// of `credentials` that gives one. With `ca_pem` (PEM certificates), the client trusts
+    /// those CAs only, for ARM, the authority and identity endpoints.
     pub fn new(
         endpoint: &str,
-        credentials: Credentials,
+        credentials: Vec<Source>,
         retry: RetryPolicy,
         ca_pem: Option<&[u8]>,
     ) -> Result<ArmClient, ArmError> {
@@ -204,6 +200,8 @@ impl ArmClient {
             credentials,
             retry,
             token: tokio::sync::Mutex::new(None),
+            reads: Limiter::new(retry.adaptive),
+            writes: Limiter::new(retry.adaptive),
         })
     }
 
@@ -215,84 +213,10 @@ impl ArmClient {
         {
             return Ok(token.clone());
         }
-        let c = &self.credentials;
-        let url = format!("{}/{}/oauth2/v2.0/token", c.authority_host.trim_end_matches('/'), c.tenant_id);
-        let scope = format!("{}/.default", self.endpoint);
-        let mut pairs = vec![("grant_type", "client_credentials"), ("client_id", c.client_id.as_str())];
-        let assertion;
-        match &c.proof {
-            Proof::Secret(secret) => pairs.push(("client_secret", secret)),
-            Proof::FederatedTokenFile(path) => {
-                assertion = std::fs::read_to_string(path).map_err(|e| ArmError {
-                    kind: ErrorKind::Unauthorized,
-                    status: None,
-                    code: None,
-                    message: format!("could not read the federated token file {}: {e}", path.display()),
-                })?;
-                pairs.push((
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ));
-                pairs.push(("client_assertion", assertion.trim()));
-            }
-        }
-        pairs.push(("scope", &scope));
-        let body = form_encode(&pairs);
-        let mut attempt = 0;
-        let reply = loop {
-            let sent = self
-                .http
-                .post(&url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_server_error() && attempt < self.retry.max_retries => {}
-                Ok(r) => break r,
-                Err(e) if is_certificate_error(&e) => {
-                    return Err(untrusted(&url, &e));
-                }
-                Err(_) if attempt < self.retry.max_connect_retries.min(self.retry.max_retries) => {}
-                Err(e) => {
-                    return Err(ArmError {
-                        kind: ErrorKind::Transient,
-                        status: None,
-                        code: None,
-                        message: format!("could not reach the token endpoint {url}: {e}"),
-                    });
-                }
-            }
-            tokio::time::sleep(self.retry.backoff(attempt, None)).await;
-            attempt += 1;
-        };
-        let status = reply.status();
-        let json: Value = reply.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown").to_owned();
-            let desc = json.get("error_description").and_then(Value::as_str).unwrap_or_default();
-            return Err(ArmError {
-                kind: ErrorKind::Unauthorized,
-                status: Some(status.as_u16()),
-                message: format!(
-                    "the token request for client {} failed: {} {code}: {desc}",
-                    c.client_id,
-                    status.as_u16()
-                ),
-                code: Some(code),
-            });
-        }
-        let Some(token) = json.get("access_token").and_then(Value::as_str) else {
-            return Err(ArmError {
-                kind: ErrorKind::Unauthorized,
-                status: Some(status.as_u16()),
-                code: None,
-                message: "the token endpoint answered without an access_token".to_owned(),
-            });
-        };
-        let expires_in = json.get("expires_in").and_then(Value::as_u64).unwrap_or(3599);
-        *cached = Some((token.to_owned(), Instant::now() + Duration::from_secs(expires_in)));
-        Ok(token.to_owned())
+        let (token, expires) =
+            chain_token(&self.credentials, &self.http, &self.retry, &self.endpoint).await?;
+        *cached = Some((token.clone(), expires));
+        Ok(token)
     }
 
     fn url(&self, path_or_url: &str, api_version: &str) -> String {
@@ -308,8 +232,10 @@ impl ArmClient {
     async fn send(&self, method: Method, url: &str, body: Option<&Value>) -> Result<Reply, ArmError> {
         let mut attempt = 0;
         let mut refreshed = false;
+        let limiter = if is_read(&method) { &self.reads } else { &self.writes };
         loop {
             let token = self.bearer(false).await?;
+            let permit = limiter.acquire().await;
             let mut request = self.http.request(method.clone(), url).bearer_auth(token);
             if let Some(b) = body {
                 request = request.json(b);
@@ -325,12 +251,19 @@ impl ArmClient {
                         serde_json::from_str(&text).unwrap_or(Value::Null)
                     };
                     let reply = Reply { status, headers, body };
+                    limiter.observe(reply.budget(&method, &self.retry), self.retry.max_delay);
                     if status == StatusCode::UNAUTHORIZED && !refreshed {
                         refreshed = true;
                         self.bearer(true).await?;
                         continue;
                     }
-                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()) {
+                    // ARM's 409 AnotherOperationInProgress ends when the other operation does
+                    // (often our own, when a reset connection lost its answer): retried as a
+                    // throttle is.
+                    let busy = status == StatusCode::CONFLICT
+                        && reply.body.pointer("/error/code").and_then(Value::as_str)
+                            == Some("AnotherOperationInProgress");
+                    if !(status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || busy) {
                         return Ok(reply);
                     }
                     Err(reply)
@@ -338,6 +271,7 @@ impl ArmClient {
                 Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
+            drop(permit);
             let budget = match &failure {
                 Err(_) => self.retry.max_retries,
                 Ok(_) => self.retry.max_connect_retries.min(self.retry.max_retries),
@@ -423,7 +357,8 @@ impl ArmClient {
     }
 
     /// Calls a POST action on an object (`{id}/{action}`): a synchronous answer's body, or,
-    /// for a long-running action (202), waits for it and returns null.
+    /// for a long-running action, waits for it and returns the body its `Location` finally
+    /// answers (null when there is none).
     pub async fn post(
         &self,
         id: &str,
@@ -436,10 +371,7 @@ impl ArmClient {
         let reply = self.send(Method::POST, &url, Some(body)).await?;
         match reply.status.as_u16() {
             200 | 201 if reply.header("azure-asyncoperation").is_none() => Ok(reply.body),
-            200..=299 => {
-                self.wait(&Method::POST, &path, api_version, &reply).await?;
-                Ok(Value::Null)
-            }
+            200..=299 => self.wait(&Method::POST, &path, api_version, &reply).await,
             _ => Err(self.error(&Method::POST, &url, &reply)),
         }
     }
@@ -450,20 +382,22 @@ impl ArmClient {
         let reply = self.send(Method::DELETE, &url, None).await?;
         match reply.status.as_u16() {
             200 | 204 | 404 => Ok(()),
-            202 => self.wait(&Method::DELETE, id, api_version, &reply).await,
+            202 => self.wait(&Method::DELETE, id, api_version, &reply).await.map(drop),
             _ => Err(self.error(&Method::DELETE, &url, &reply)),
         }
     }
 
     /// Waits for the operation a write started, per ARM's rules: `Azure-AsyncOperation` first,
-    /// then `Location`, then the object's own `provisioningState`.
+    /// then `Location`, then the object's own `provisioningState`. Returns the final body a
+    /// `Location` answered (for a POST with both headers, `Location` is read after the
+    /// status says Succeeded), or null.
     async fn wait(
         &self,
         method: &Method,
         id: &str,
         api_version: &str,
         first: &Reply,
-    ) -> Result<(), ArmError> {
+    ) -> Result<Value, ArmError> {
         let deadline = Instant::now() + self.retry.operation_timeout;
         let mut delay = first.retry_after();
         if let Some(status_url) = first.header("azure-asyncoperation").map(str::to_owned) {
@@ -474,7 +408,16 @@ impl ArmClient {
                     return Err(self.error(&Method::GET, &status_url, &reply));
                 }
                 match reply.body.get("status").and_then(Value::as_str).unwrap_or("InProgress") {
-                    s if s.eq_ignore_ascii_case("Succeeded") => return Ok(()),
+                    // A POST's result is at its Location (ARM's final-state-via for actions).
+                    s if s.eq_ignore_ascii_case("Succeeded")
+                        && *method == Method::POST
+                        && first.status == StatusCode::ACCEPTED
+                        && first.header("location").is_some() =>
+                    {
+                        delay = None;
+                        break;
+                    }
+                    s if s.eq_ignore_ascii_case("Succeeded") => return Ok(Value::Null),
                     s if s.eq_ignore_ascii_case("Failed") || s.eq_ignore_ascii_case("Canceled") => {
                         return Err(operation_failed(method, id, s, &reply.body));
                     }
@@ -495,8 +438,9 @@ impl ArmClient {
                         }
                         delay = reply.retry_after();
                     }
-                    200 | 201 | 204 => return Ok(()),
-                    404 if *method == Method::DELETE => return Ok(()),
+                    200 | 201 => return Ok(reply.body),
+                    204 => return Ok(Value::Null),
+                    404 if *method == Method::DELETE => return Ok(Value::Null),
                     _ => {
                         let mut e = self.error(&Method::GET, &location, &reply);
                         e.kind = ErrorKind::Failed;
@@ -507,21 +451,21 @@ impl ArmClient {
             }
         }
         if *method == Method::DELETE {
-            return Ok(());
+            return Ok(Value::Null);
         }
         // No polling header: the object's provisioningState tells.
         let mut state =
             first.body.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
         loop {
             match state.as_deref() {
-                None | Some("Succeeded") => return Ok(()),
+                None | Some("Succeeded") => return Ok(Value::Null),
                 Some(s @ ("Failed" | "Canceled")) => {
                     return Err(operation_failed(method, id, s, &first.body));
                 }
                 Some(_) => {}
             }
             self.pause(delay, deadline, method, id).await?;
-            let Some(now) = self.get(id, api_version).await? else { return Ok(()) };
+            let Some(now) = self.get(id, api_version).await? else { return Ok(Value::Null) };
             state = now.pointer("/properties/provisioningState").and_then(Value::as_str).map(str::to_owned);
             delay = None;
         }
@@ -566,7 +510,7 @@ fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> Ar
 }
 
 /// Whether a failed request failed on the server's certificate: retrying cannot help.
-fn is_certificate_error(e: &reqwest::Error) -> bool {
+pub(crate) fn is_certificate_error(e: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.downcast_ref::<rustls::Error>().is_some() {
@@ -594,7 +538,7 @@ fn io_wraps_rustls(io: &std::io::Error) -> bool {
     }
 }
 
-fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
+pub(crate) fn untrusted(url: &str, e: &reqwest::Error) -> ArmError {
     let mut message =
         format!("could not reach {}: the server's certificate is not trusted", strip_query(url));
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);

@@ -6,8 +6,12 @@
 //! `azure_netapp_volume`, `azure_kubernetes_cluster`, `azure_kubernetes_node_pool`,
 //! `azure_container_registry` and `azure_role_assignment` ([`types::Type`]).
 //!
+//! - [`credential`]: the token chain: service principal (secret or workload identity), the
+//!   Azure CLI's login, managed identity (IMDS or App Service).
 //! - [`client`]: a lean ARM client (bearer token from client credentials, retries honouring
 //!   `Retry-After`, long-running operations polled per ARM's rules).
+//! - `limiter`: adaptive (AIMD) concurrency per subscription and bucket, from 429s,
+//!   `Retry-After` and the `x-ms-ratelimit-remaining-subscription-*` headers.
 //! - [`types`]: schemas, ARM ids, request bodies, and how ARM's answers become state.
 //! - `workloads`: the volume, AKS, registry and role-assignment types, and their plan rules
 //!   (a volume's move between pools, the autoscaler's node count, a deterministic role
@@ -22,6 +26,8 @@
 //! `authority_host` at it.
 
 pub mod client;
+pub mod credential;
+mod limiter;
 mod normalize;
 pub mod types;
 mod workloads;
@@ -34,7 +40,10 @@ use lanestack_model::{
     PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceAddress, Value,
 };
 
-use crate::client::{ArmClient, Credentials, Proof, RetryPolicy};
+use crate::client::{ArmClient, RetryPolicy};
+use crate::credential::{
+    AzureCli, IMDS_ENDPOINT, IdentityKind, ManagedIdentity, Proof, ServicePrincipal, Source,
+};
 use crate::normalize::{attr, equivalent, str_attr};
 use crate::types::{Type, Update};
 
@@ -55,6 +64,8 @@ pub struct AzureProvider {
     schema: ProviderSchema,
     blocks: Vec<(Type, Block)>,
     retry: RetryPolicy,
+    /// The `PATH` the Azure CLI is looked up on; `None` inherits the process's.
+    cli_search_path: Option<std::ffi::OsString>,
     configured: RwLock<Option<Arc<Configured>>>,
 }
 
@@ -124,6 +135,33 @@ impl AzureProvider {
                     "authority_host",
                     Attribute::optional(AttrType::String)
                         .describe("The Entra ID authority; default login.microsoftonline.com (AZURE_AUTHORITY_HOST)."),
+                )
+                .attr(
+                    "managed_identity_endpoint",
+                    Attribute::optional(AttrType::String).describe(
+                        "The instance metadata service's token URL; default \
+                         http://169.254.169.254/metadata/identity/oauth2/token.",
+                    ),
+                )
+                .attr(
+                    "identity_endpoint",
+                    Attribute::optional(AttrType::String).describe(
+                        "App Service's managed identity endpoint (the CLI fills it from IDENTITY_ENDPOINT, \
+                         or MSI_ENDPOINT).",
+                    ),
+                )
+                .attr(
+                    "identity_header",
+                    Attribute::optional(AttrType::String).sensitive().describe(
+                        "App Service's managed identity header (the CLI fills it from IDENTITY_HEADER, or \
+                         MSI_SECRET for the older MSI_ENDPOINT form).",
+                    ),
+                )
+                .attr(
+                    "identity_api",
+                    Attribute::optional(AttrType::String).describe(
+                        "\"2019-08-01\" (IDENTITY_ENDPOINT, the default) or \"2017-09-01\" (MSI_ENDPOINT).",
+                    ),
                 ),
             ..ProviderSchema::default()
         };
@@ -133,7 +171,14 @@ impl AzureProvider {
             blocks.push((t, s.block.clone()));
             schema.resources.insert(t.name().to_owned(), s);
         }
-        AzureProvider { schema, blocks, retry, configured: RwLock::new(None) }
+        AzureProvider { schema, blocks, retry, cli_search_path: None, configured: RwLock::new(None) }
+    }
+
+    /// Looks `az` up on this `PATH` instead of the process's. For tests, which put a fake
+    /// `az` first; the process environment is never changed.
+    pub fn with_azure_cli_search_path(mut self, path: std::ffi::OsString) -> AzureProvider {
+        self.cli_search_path = Some(path);
+        self
     }
 
     fn kind(address: &ResourceAddress) -> Result<Type, ProviderError> {
@@ -357,21 +402,40 @@ impl Provider for AzureProvider {
                 })
             };
             let subscription = need("subscription_id")?;
-            let credentials = Credentials {
-                tenant_id: need("tenant_id")?,
-                client_id: need("client_id")?,
-                proof: match (get("client_secret"), get("federated_token_file")) {
-                    (Some(secret), _) => Proof::Secret(secret),
-                    (None, Some(file)) => Proof::FederatedTokenFile(file.into()),
-                    (None, None) => {
-                        return Err(ProviderError::new(
-                            ErrorKind::Invalid,
-                            "the azure provider needs client_secret or federated_token_file: set one in the provider \"azure\" block",
-                        ));
-                    }
-                },
-                authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
+            // The chain, in the order the Azure SDKs use: a service principal from the settings
+            // (or AZURE_* through the CLI), the Azure CLI's login, a managed identity.
+            let mut credentials = Vec::new();
+            let proof = match (get("client_secret"), get("federated_token_file")) {
+                (Some(secret), _) => Some(Proof::Secret(secret)),
+                (None, Some(file)) => Some(Proof::FederatedTokenFile(file.into())),
+                (None, None) => None,
             };
+            if let Some(proof) = proof {
+                credentials.push(Source::ServicePrincipal(ServicePrincipal {
+                    tenant_id: need("tenant_id")?,
+                    client_id: need("client_id")?,
+                    proof,
+                    authority_host: get("authority_host").unwrap_or_else(|| PUBLIC_AUTHORITY.to_owned()),
+                }));
+            }
+            credentials.push(Source::AzureCli(AzureCli { search_path: self.cli_search_path.clone() }));
+            let identity = match (get("identity_endpoint"), get("identity_header")) {
+                (Some(endpoint), Some(header)) => ManagedIdentity {
+                    kind: if get("identity_api").as_deref() == Some("2017-09-01") {
+                        IdentityKind::LegacyAppService(header)
+                    } else {
+                        IdentityKind::AppService(header)
+                    },
+                    endpoint,
+                    client_id: get("client_id"),
+                },
+                _ => ManagedIdentity {
+                    kind: IdentityKind::Imds,
+                    endpoint: get("managed_identity_endpoint").unwrap_or_else(|| IMDS_ENDPOINT.to_owned()),
+                    client_id: get("client_id"),
+                },
+            };
+            credentials.push(Source::ManagedIdentity(identity));
             let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
             let ca = match get("ca_certificate_file") {
                 None => None,

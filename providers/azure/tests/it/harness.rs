@@ -24,6 +24,8 @@ pub struct Cloud {
     pub dir: tempfile::TempDir,
     providers: Providers,
     stack: String,
+    /// The provider block's credential lines; `None`: the emulator's service principal.
+    credentials: Option<String>,
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
@@ -37,11 +39,27 @@ pub fn quiet() -> EmulatorConfig {
 
 impl Cloud {
     pub async fn start(config: EmulatorConfig) -> Cloud {
+        Cloud::start_with(config, RetryPolicy::fast()).await
+    }
+
+    /// [`Cloud::start`] with the provider's client on this retry policy.
+    pub async fn start_with(config: EmulatorConfig, retry: RetryPolicy) -> Cloud {
+        Cloud::start_provider(config, AzureProvider::with_retry(retry), None).await
+    }
+
+    /// [`Cloud::start`] with this provider, whose block holds `credentials` (lines of
+    /// settings, `{e}` standing for the emulator's endpoint) instead of the service principal.
+    pub async fn start_provider(
+        config: EmulatorConfig,
+        provider: AzureProvider,
+        credentials: Option<&str>,
+    ) -> Cloud {
         let dir = tempfile::tempdir().unwrap();
         let config = EmulatorConfig { data_dir: Some(dir.path().join("emulator")), ..config };
         let emulator = Emulator::start(config).await.unwrap();
-        let providers = Providers::new().with(Arc::new(AzureProvider::with_retry(RetryPolicy::fast())));
-        Cloud { emulator, dir, providers, stack: String::new() }
+        let providers = Providers::new().with(Arc::new(provider));
+        let credentials = credentials.map(|c| c.replace("{e}", &emulator.endpoint()));
+        Cloud { emulator, dir, providers, stack: String::new(), credentials }
     }
 
     /// Stops the emulator and starts a new one on the same data directory, with a new
@@ -52,7 +70,7 @@ impl Cloud {
         let config = EmulatorConfig { data_dir: Some(dir.path().join("emulator")), ..quiet() };
         let emulator = Emulator::start(config).await.unwrap();
         let providers = Providers::new().with(Arc::new(AzureProvider::with_retry(RetryPolicy::fast())));
-        let cloud = Cloud { emulator, dir, providers, stack: String::new() };
+        let cloud = Cloud { emulator, dir, providers, stack: String::new(), credentials: None };
         cloud.write_raw(&stack);
         Cloud { stack, ..cloud }
     }
@@ -63,18 +81,20 @@ impl Cloud {
             .ca_certificate_file()
             .map(|f| format!("  ca_certificate_file = \"{}\"\n", f.display()))
             .unwrap_or_default();
+        let e = self.emulator.endpoint();
+        let credentials = self.credentials.clone().unwrap_or_else(|| {
+            format!(
+                "  tenant_id       = \"tenant\"\n  client_id       = \"lanestack\"\n  \
+                 client_secret   = \"s3cret\"\n  authority_host  = \"{e}\"\n"
+            )
+        });
         format!(
             r#"
 provider "azure" {{
   subscription_id = "{SUB}"
-  tenant_id       = "tenant"
-  client_id       = "lanestack"
-  client_secret   = "s3cret"
   endpoint        = "{e}"
-  authority_host  = "{e}"
-{ca}}}
-"#,
-            e = self.emulator.endpoint()
+{credentials}{ca}}}
+"#
         )
     }
 
