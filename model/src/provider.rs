@@ -99,6 +99,7 @@ pub struct ProviderError {
     /// What kind of failure it is.
     pub kind: ErrorKind,
     /// What happened, in a sentence, with the context a user needs (status, remote error code).
+    /// Not the resource's address: the engine names the resource wherever it shows the error.
     /// Must never contain a sensitive value.
     pub message: String,
     /// The underlying error, if any.

@@ -542,9 +542,7 @@ impl Provider for AzureProvider {
             match request.planned_state {
                 Some(planned) => {
                     let planned = planned.unmark();
-                    self.create_or_update(t, prior.as_ref(), &planned)
-                        .await
-                        .map_err(|e| at(request.address, e))
+                    self.create_or_update(t, prior.as_ref(), &planned).await
                 }
                 None => {
                     let c = self.configured()?;
@@ -553,10 +551,7 @@ impl Provider for AzureProvider {
                         .map(str::to_owned)
                         .or_else(|| t.arm_id(&c.subscription, &prior));
                     if let Some(id) = id {
-                        c.client
-                            .delete(&id, t.api_version())
-                            .await
-                            .map_err(|e| at(request.address, e.into()))?;
+                        c.client.delete(&id, t.api_version()).await.map_err(ProviderError::from)?;
                     }
                     Ok(Value::Null)
                 }
@@ -571,18 +566,15 @@ impl Provider for AzureProvider {
             let state = request.state.unmark();
             let id = str_attr(&state, "id").map(str::to_owned).or_else(|| t.arm_id(&c.subscription, &state));
             let Some(id) = id else { return Ok(None) };
-            let mut found =
-                c.client.get(&id, t.api_version()).await.map_err(|e| at(request.address, e.into()))?;
+            let mut found = c.client.get(&id, t.api_version()).await.map_err(ProviderError::from)?;
             if found.is_none() && t == Type::Volume {
-                found = self.find_moved_volume(&c, &id).await.map_err(|e| at(request.address, e))?;
+                found = self.find_moved_volume(&c, &id).await?;
             }
             match found {
                 None => Ok(None),
                 Some(live) => {
                     let fresh = t.reconcile(t.state(&live), &state);
-                    Ok(Some(
-                        self.with_credentials(&c, t, &id, fresh).await.map_err(|e| at(request.address, e))?,
-                    ))
+                    Ok(Some(self.with_credentials(&c, t, &id, fresh).await?))
                 }
             }
         })
@@ -596,8 +588,4 @@ impl Provider for AzureProvider {
             ))
         })
     }
-}
-
-fn at(address: &ResourceAddress, e: ProviderError) -> ProviderError {
-    ProviderError::new(e.kind, format!("{address}: {}", e.message))
 }
