@@ -19,11 +19,12 @@ use crate::limiter::{Limiter, Signal};
 /// How hard the client retries, and how long it waits.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryPolicy {
-    /// Retries of one request after a throttle (429) or a 5xx.
+    /// Retries of one request after a throttle (429), a 5xx, or a connection that broke
+    /// mid-request (reset): all passing.
     pub max_retries: u32,
-    /// Retries of one request that could not reach the server at all (refused, reset, no
-    /// route). Fewer than for throttling: a server that is not there is more often a wrong
-    /// endpoint than a blip, and minutes of backoff would only hide that.
+    /// Retries of one request whose connection could not be made at all (refused, no route,
+    /// no such host). Fewer: a server that is not there is more often a wrong endpoint than a
+    /// blip, and minutes of backoff would only hide that.
     pub max_connect_retries: u32,
     /// The first backoff when the server gives no `Retry-After`; doubled each retry.
     pub initial_delay: Duration,
@@ -274,7 +275,8 @@ impl ArmClient {
             drop(permit);
             let budget = match &failure {
                 Err(_) => self.retry.max_retries,
-                Ok(_) => self.retry.max_connect_retries.min(self.retry.max_retries),
+                Ok(e) if e.is_connect() => self.retry.max_connect_retries.min(self.retry.max_retries),
+                Ok(_) => self.retry.max_retries,
             };
             if attempt >= budget {
                 return match failure {

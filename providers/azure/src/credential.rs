@@ -226,7 +226,8 @@ async fn service_principal(
             Err(e) if crate::client::is_certificate_error(&e) => {
                 return Outcome::Refused(crate::client::untrusted(&url, &e));
             }
-            Err(_) if attempt < retry.max_connect_retries.min(retry.max_retries) => {}
+            Err(e) if e.is_connect() && attempt < retry.max_connect_retries.min(retry.max_retries) => {}
+            Err(e) if !e.is_connect() && attempt < retry.max_retries => {}
             Err(e) => {
                 return Outcome::Refused(ArmError {
                     kind: ErrorKind::Transient,
