@@ -130,6 +130,48 @@ pub struct Faults {
     /// Names of resources (case-insensitive) whose next create or update ends as a failed
     /// long-running operation; each name fails once.
     pub fail_operations: Vec<String>,
+    /// Behaviour for the requests of one resource type and/or one HTTP method, overriding the
+    /// rates above and the latency; the first rule that matches a request wins.
+    pub rules: Vec<Rule>,
+}
+
+/// Faults and latency for some requests only: those to one ARM resource type, with one HTTP
+/// method, or both (`{"resource_type": "Microsoft.Network/virtualNetworks/subnets", "method":
+/// "PUT", "transient_rate": 0.5}`). What a rule leaves unset keeps the emulator-wide setting.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The ARM resource type (`Microsoft.Network/virtualNetworks/subnets`), matched without
+    /// regard to case; unset matches every type.
+    pub resource_type: Option<String>,
+    /// The HTTP method (`GET`, `PUT`, `PATCH`, `DELETE`, `POST`); unset matches every method.
+    pub method: Option<String>,
+    /// Replaces [`Faults::transient_rate`] for these requests.
+    pub transient_rate: Option<f64>,
+    /// Replaces [`Faults::reset_rate`] for these requests.
+    pub reset_rate: Option<f64>,
+    /// Replaces the read or write latency (before scaling) for these requests, in milliseconds.
+    pub latency_ms: Option<u64>,
+}
+
+impl Rule {
+    /// Whether the rule applies to a request of this method to a resource of this type (`None`
+    /// for requests that are not about a resource type: operation polls).
+    pub fn matches(&self, resource_type: Option<&str>, method: &str) -> bool {
+        let type_ok = match (&self.resource_type, resource_type) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+            (Some(_), None) => false,
+        };
+        type_ok && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+    }
+}
+
+impl Faults {
+    /// The first rule for this request, if any.
+    pub fn rule(&self, resource_type: Option<&str>, method: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.matches(resource_type, method))
+    }
 }
 
 /// The emulator's behaviour as a JSON file (`lanestack emulator serve --config FILE`): what a
@@ -190,6 +232,7 @@ struct FaultsFile {
     reset_rate: Option<f64>,
     seed: Option<u64>,
     fail_operations: Option<Vec<String>>,
+    rules: Option<Vec<Rule>>,
 }
 
 impl ConfigFile {
@@ -205,6 +248,10 @@ impl ConfigFile {
         if let Some(f) = &file.faults {
             rate("transient_rate", f.transient_rate)?;
             rate("reset_rate", f.reset_rate)?;
+            for r in f.rules.iter().flatten() {
+                rate("rules[].transient_rate", r.transient_rate)?;
+                rate("rules[].reset_rate", r.reset_rate)?;
+            }
         }
         if let Some(ThrottlingFile::Named(name)) = &file.throttling
             && name != "arm"
@@ -255,6 +302,7 @@ impl ConfigFile {
                 reset_rate: f.reset_rate.unwrap_or(d.reset_rate),
                 seed: f.seed.unwrap_or(d.seed),
                 fail_operations: f.fail_operations.unwrap_or(d.fail_operations),
+                rules: f.rules.unwrap_or(d.rules),
             };
         }
         base.lro_polls = self.lro_polls.unwrap_or(base.lro_polls);

@@ -43,7 +43,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use arm::{ArmError, Kind, normalize_location};
-pub use config::{Bucket, ConfigFile, EmulatorConfig, Faults, Latency, Throttling};
+pub use config::{Bucket, ConfigFile, EmulatorConfig, Faults, Latency, Rule, Throttling};
 pub use kinds::TIB;
 pub use log::LogEntry;
 

@@ -180,7 +180,7 @@ pub(crate) async fn handle(
         identity,
         body,
     };
-    let reset = draw_reset(&shared, &ctx.path);
+    let reset = draw_reset(&shared, &ctx.path, ctx.method.as_str());
     let at_ms = shared.started.elapsed().as_millis() as u64;
     if reset == Some(ResetAt::Before) {
         let note = Some("reset".to_owned());
@@ -215,9 +215,18 @@ pub(crate) async fn handle(
 }
 
 /// Whether to reset this request's connection, and when. Token endpoints are never reset.
-fn draw_reset(shared: &Shared, path: &str) -> Option<ResetAt> {
-    let rate = shared.config.faults.reset_rate;
-    if rate <= 0.0 || matches!(Target::parse(path), Ok(Target::Token { .. } | Target::IdentityToken)) {
+fn draw_reset(shared: &Shared, path: &str, method: &str) -> Option<ResetAt> {
+    let target = Target::parse(path);
+    let resource_type = match &target {
+        Ok(Target::List { kind, .. } | Target::Item { kind, .. } | Target::Action { kind, .. }) => {
+            Some(kind.type_name())
+        }
+        Ok(Target::Token { .. } | Target::IdentityToken) => return None,
+        Ok(Target::Operation { .. }) | Err(_) => None,
+    };
+    let faults = &shared.config.faults;
+    let rate = faults.rule(resource_type, method).and_then(|r| r.reset_rate).unwrap_or(faults.reset_rate);
+    if rate <= 0.0 {
         return None;
     }
     let (draw, pick) = {
@@ -352,7 +361,14 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
             }
         }
     }
-    let rate = shared.config.faults.transient_rate;
+    let resource_type = match &target {
+        Target::List { kind, .. } | Target::Item { kind, .. } | Target::Action { kind, .. } => {
+            Some(kind.type_name())
+        }
+        Target::Operation { .. } | Target::Token { .. } | Target::IdentityToken => None,
+    };
+    let rule = shared.config.faults.rule(resource_type, ctx.method.as_str());
+    let rate = rule.and_then(|r| r.transient_rate).unwrap_or(shared.config.faults.transient_rate);
     if rate > 0.0 {
         let (draw, pick) = {
             let mut rng = lock(&shared.faults);
@@ -375,8 +391,11 @@ async fn route(shared: &Shared, ctx: &Ctx) -> Reply {
             return Reply::from(e).header("Retry-After", "1").note("transient");
         }
     }
-    let latency =
-        if access == Access::Read { shared.config.latency.read } else { shared.config.latency.write };
+    let latency = match rule.and_then(|r| r.latency_ms) {
+        Some(ms) => Duration::from_millis(ms),
+        None if access == Access::Read => shared.config.latency.read,
+        None => shared.config.latency.write,
+    };
     let latency = shared.config.latency.scaled(latency);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

@@ -1,7 +1,7 @@
 //! The emulator over HTTP: ARM's protocol as a client sees it (auth, api-version, error codes,
 //! long-running operations, ETags, throttling, paging, cascading deletes).
 
-use lanestack_emulator::{Bucket, Emulator, EmulatorConfig, Faults, Throttling};
+use lanestack_emulator::{Bucket, ConfigFile, Emulator, EmulatorConfig, Faults, Rule, Throttling};
 use serde_json::{Value, json};
 
 const RG: &str = "/subscriptions/sub-1/resourceGroups/rg1";
@@ -183,6 +183,47 @@ fn injected_resets_close_the_connection_without_an_answer() {
         // Half the resets come after the change is made: either way the log says so.
         assert!(matches!(last.note.as_deref(), Some("reset" | "created")), "{last:?}");
     });
+}
+
+#[test]
+fn fault_rules_target_one_resource_type_and_method() {
+    rt().block_on(async {
+        // Every PUT of a subnet fails; everything else is untouched.
+        let rule = Rule {
+            resource_type: Some("microsoft.network/virtualNetworks/SUBNETS".into()),
+            method: Some("PUT".into()),
+            transient_rate: Some(1.0),
+            ..Rule::default()
+        };
+        let faults = Faults { rules: vec![rule], ..Faults::default() };
+        let c = Client::start(EmulatorConfig { faults, ..EmulatorConfig::default() }).await;
+        c.group().await;
+        assert_eq!(c.vnet("v", "10.1.0.0/16").await.status, 201);
+        let subnet = format!("{RG}/providers/Microsoft.Network/virtualNetworks/v/subnets/s");
+        let body = json!({ "properties": { "addressPrefixes": ["10.1.1.0/24"] } });
+        for _ in 0..5 {
+            let r = c.call("PUT", &subnet, NET, Some(body.clone())).await;
+            assert!(matches!(r.status, 500 | 503), "{}", r.status);
+            assert!(matches!(r.code(), "InternalServerError" | "ServiceUnavailable"));
+        }
+        // Reads of subnets are not PUTs: the rule does not apply.
+        assert_eq!(c.call("GET", &subnet, NET, None).await.status, 404);
+        assert_eq!(c.vnet("w", "10.2.0.0/16").await.status, 201);
+    });
+}
+
+#[test]
+fn fault_rules_come_from_the_config_file_and_bad_rates_are_refused() {
+    let text = r#"{"faults": {"rules": [{"resource_type": "Microsoft.NetApp/netAppAccounts", "method": "DELETE", "reset_rate": 0.5, "latency_ms": 20}]}}"#;
+    let config = ConfigFile::parse(text).unwrap().apply(EmulatorConfig::default());
+    let rule = config.faults.rule(Some("Microsoft.NetApp/netAppAccounts"), "DELETE").expect("the rule");
+    assert_eq!((rule.reset_rate, rule.latency_ms), (Some(0.5), Some(20)));
+    assert!(config.faults.rule(Some("Microsoft.NetApp/netAppAccounts"), "GET").is_none());
+    assert!(config.faults.rule(None, "DELETE").is_none(), "operation polls have no type");
+    let bad = r#"{"faults": {"rules": [{"transient_rate": 2}]}}"#;
+    assert!(ConfigFile::parse(bad).unwrap_err().contains("rules[].transient_rate"));
+    let unknown = r#"{"faults": {"rules": [{"kind": "x"}]}}"#;
+    assert!(ConfigFile::parse(unknown).is_err(), "unknown fields are refused");
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn transient_failures_resets_and_throttling_create_everything_exactly_once() {
                 reads: Bucket { capacity: 10.0, refill_per_sec: 300.0 },
                 writes: Bucket { capacity: 3.0, refill_per_sec: 200.0 },
             }),
-            faults: Faults { transient_rate: 0.10, reset_rate: 0.05, seed: 42, fail_operations: Vec::new() },
+            faults: Faults { transient_rate: 0.10, reset_rate: 0.05, seed: 42, ..Faults::default() },
             ..quiet()
         };
         let mut cloud = Cloud::start(config).await;
