@@ -322,9 +322,81 @@ impl Cloud {
             self.remove_tree(&gone);
         }
         self.after_write(kind, &k);
+        if kind == Kind::ManagedCluster && created {
+            self.create_node_network(&k)?;
+        }
         let operation =
             lro.then(|| self.start(k.clone(), kind, if patch { OpKind::Patch } else { OpKind::Put }, fail));
         Ok(WriteOutcome { key: k, created, operation })
+    }
+
+    /// AKS's own network: a cluster whose system pool names no subnet gets, as on Azure, a
+    /// virtual network `aks-vnet-<8 digits>` with the subnet `aks-subnet` in its node resource
+    /// group, which AKS owns and deletes with the cluster. (The runbook adds the ANF subnet to
+    /// exactly this vnet.)
+    fn create_node_network(&mut self, cluster_key: &str) -> Result<(), ArmError> {
+        let Some(cluster) = self.resources.get(cluster_key).map(|r| (r.id.clone(), r.body.clone())) else {
+            return Ok(());
+        };
+        let (cluster_id, body) = cluster;
+        let on_own_subnet = self.children(cluster_key).any(|pool| {
+            pool.kind == Kind::AgentPool
+                && pool
+                    .body
+                    .pointer("/properties/vnetSubnetID")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+        });
+        let node_rg = body.pointer("/properties/nodeResourceGroup").and_then(Value::as_str);
+        let (Some(node_rg), false) = (node_rg, on_own_subnet) else { return Ok(()) };
+        let subscription = cluster_id.split('/').nth(2).unwrap_or_default().to_owned();
+        let location = body.get("location").cloned().unwrap_or(Value::Null);
+        // Eight digits derived from the cluster's id, as stable as Azure's are for a cluster.
+        let digits = cluster_key.bytes().fold(17u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+            % 100_000_000;
+        let rg_id = format!("/subscriptions/{subscription}/resourceGroups/{node_rg}");
+        let vnet_name = format!("aks-vnet-{digits:08}");
+        let vnet_id = format!("{rg_id}/providers/Microsoft.Network/virtualNetworks/{vnet_name}");
+        let objects = [
+            (
+                Kind::ResourceGroup,
+                rg_id.clone(),
+                node_rg.to_owned(),
+                format!("/subscriptions/{subscription}"),
+                json!({ "location": location, "managedBy": cluster_id }),
+            ),
+            (
+                Kind::VirtualNetwork,
+                vnet_id.clone(),
+                vnet_name,
+                rg_id,
+                json!({ "location": location, "properties": { "addressSpace": { "addressPrefixes": ["10.224.0.0/12"] } } }),
+            ),
+            (
+                Kind::Subnet,
+                format!("{vnet_id}/subnets/aks-subnet"),
+                "aks-subnet".to_owned(),
+                vnet_id,
+                json!({ "properties": { "addressPrefixes": ["10.224.0.0/16"] } }),
+            ),
+        ];
+        for (kind, id, name, parent, body) in objects {
+            let outcome = self.write(kind, &id, &name, &parent, &body, false)?;
+            // Made by AKS while the cluster is created: they are there when it is.
+            if let Some(op) = outcome.operation {
+                self.settle(&op);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends an operation now, as if its time and polls were spent.
+    fn settle(&mut self, op_id: &str) {
+        if let Some(op) = self.operations.get_mut(op_id) {
+            op.polls_left = 0;
+            op.ready_at = Instant::now();
+        }
+        self.advance(op_id, false);
     }
 
     /// DELETE: marks the object `Deleting` and starts the operation that removes it and its
@@ -481,12 +553,22 @@ impl Cloud {
             match r.kind {
                 Kind::Peering => crate::kinds::peering_removed(self, r),
                 Kind::VirtualNetwork => crate::kinds::vnet_removed(self, &key(&r.id)),
+                // AKS deletes its node resource group (and the network in it) with the cluster.
+                Kind::ManagedCluster => {
+                    if let Some(node_rg) =
+                        r.body.pointer("/properties/nodeResourceGroup").and_then(Value::as_str)
+                    {
+                        let subscription = r.id.split('/').nth(2).unwrap_or_default();
+                        self.remove_tree(&key(&format!(
+                            "/subscriptions/{subscription}/resourceGroups/{node_rg}"
+                        )));
+                    }
+                }
                 Kind::ResourceGroup
                 | Kind::Subnet
                 | Kind::NetAppAccount
                 | Kind::CapacityPool
                 | Kind::Volume
-                | Kind::ManagedCluster
                 | Kind::AgentPool
                 | Kind::Registry
                 | Kind::RoleAssignment => {}

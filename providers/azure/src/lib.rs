@@ -375,6 +375,33 @@ impl AzureProvider {
                 .await?;
             let config = workloads::kubeconfig(&credentials).map_or(Value::Null, Value::from);
             state.set(&AttrPath::attr("kube_config_raw"), config);
+            let given = state
+                .get(&"default_node_pool.vnet_subnet_id".parse().unwrap_or_default())
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            let network = match given {
+                Some(subnet) => workloads::network_of_subnet(&subnet),
+                None => {
+                    let node_rg = state.get(&AttrPath::attr("node_resource_group")).and_then(Value::as_str);
+                    let subscription = id.split('/').nth(2).unwrap_or_default();
+                    match node_rg {
+                        Some(rg) => {
+                            let vnets = format!(
+                                "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.Network/virtualNetworks"
+                            );
+                            let listing = c.client.get(&vnets, Type::VirtualNetwork.api_version()).await?;
+                            listing.as_ref().and_then(workloads::network_of_listing)
+                        }
+                        None => None,
+                    }
+                }
+            };
+            if let Some((vnet_id, vnet_name, subnet_id)) = network {
+                state.set(&AttrPath::attr("node_vnet_id"), Value::from(vnet_id));
+                state.set(&AttrPath::attr("node_vnet_name"), Value::from(vnet_name));
+                state.set(&AttrPath::attr("node_subnet_id"), Value::from(subnet_id));
+            }
         }
         Ok(state)
     }

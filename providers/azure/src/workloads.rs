@@ -241,6 +241,13 @@ pub(crate) fn cluster_schema() -> ResourceSchema {
             "node_resource_group",
             Attribute::computed(s()).describe("The resource group AKS creates for the nodes."),
         )
+        .attr(
+            "node_vnet_name",
+            Attribute::computed(s())
+                .describe("The virtual network of the nodes: the one AKS creates (aks-vnet-...) or the one of vnet_subnet_id."),
+        )
+        .attr("node_vnet_id", Attribute::computed(s()).describe("The id of that virtual network."))
+        .attr("node_subnet_id", Attribute::computed(s()).describe("The subnet of the system pool's nodes."))
         .attr("principal_id", Attribute::computed(s()).describe("The cluster identity's principal id."))
         .attr(
             "kubelet_identity_object_id",
@@ -355,7 +362,28 @@ pub(crate) fn cluster_state(live: &Json) -> Value {
         ("kubelet_identity_object_id", text(&kubelet["objectId"])),
         ("kubelet_identity_client_id", text(&kubelet["clientId"])),
         ("kube_config_raw", Value::Null),
+        ("node_vnet_name", Value::Null),
+        ("node_vnet_id", Value::Null),
+        ("node_subnet_id", Value::Null),
     ])
+}
+
+/// The nodes' network from the subnet they are on: (vnet id, vnet name, subnet id).
+pub(crate) fn network_of_subnet(subnet_id: &str) -> Option<(String, String, String)> {
+    let (vnet_id, _) = subnet_id.rsplit_once("/subnets/")?;
+    let name = vnet_id.rsplit('/').next()?.to_owned();
+    Some((vnet_id.to_owned(), name, subnet_id.to_owned()))
+}
+
+/// The network AKS created in the node resource group, from the list of its virtual networks:
+/// (vnet id, vnet name, subnet id).
+pub(crate) fn network_of_listing(listing: &Json) -> Option<(String, String, String)> {
+    let vnet = listing["value"]
+        .as_array()?
+        .iter()
+        .find(|v| v["name"].as_str().is_some_and(|n| n.to_ascii_lowercase().starts_with("aks-vnet-")))?;
+    let subnet = vnet["properties"]["subnets"].as_array()?.first()?["id"].as_str()?.to_owned();
+    Some((vnet["id"].as_str()?.to_owned(), vnet["name"].as_str()?.to_owned(), subnet))
 }
 
 /// `fresh`'s nested blocks as the reference writes them: a block the reference leaves out, or

@@ -345,3 +345,70 @@ fn a_cluster_whose_provisioning_failed_is_planned_again_never_forgotten() {
         no_changes(&cloud.plan().await);
     });
 }
+
+/// Without a node subnet AKS makes its own network, `aks-vnet-<digits>` with `aks-subnet`, in
+/// the node resource group: the cluster exposes it, the runbook's ANF subnet goes into it, and
+/// it goes away with the cluster.
+#[test]
+fn a_cluster_without_a_node_subnet_exposes_the_network_aks_made() {
+    rt().block_on(async {
+        let mut cloud = Cloud::start(quiet()).await;
+        let stack = format!(
+            r#"{STACK}
+resource "azure_kubernetes_cluster" "aks" {{
+  name                = "aks-lanes"
+  resource_group_name = azure_resource_group.rg.name
+  location            = azure_resource_group.rg.location
+  dns_prefix          = "lanes"
+  kubernetes_version  = "1.31"
+
+  default_node_pool {{
+    name       = "agentpool"
+    vm_size    = "Standard_DS2_v2"
+    node_count = 3
+  }}
+
+  identity {{
+    type = "SystemAssigned"
+  }}
+}}
+
+resource "azure_subnet" "anf_in_aks_vnet" {{
+  name                 = "ANF.sn"
+  resource_group_name  = azure_kubernetes_cluster.aks.node_resource_group
+  virtual_network_name = azure_kubernetes_cluster.aks.node_vnet_name
+  address_prefixes     = ["10.225.0.0/24"]
+
+  delegation {{
+    name = "netapp"
+    service_delegation {{
+      name = "Microsoft.NetApp/volumes"
+    }}
+  }}
+}}
+"#
+        );
+        cloud.write(&stack);
+        let report = cloud.apply_plan(&cloud.plan().await).await;
+        assert!(report.succeeded(), "{report:?}");
+        let state = cloud.state();
+        let vnet = attr(&state, "azure_kubernetes_cluster.aks", "node_vnet_name");
+        assert!(vnet.as_str().is_some_and(|n| n.starts_with("aks-vnet-")), "{vnet:?}");
+        let subnet = attr(&state, "azure_kubernetes_cluster.aks", "node_subnet_id");
+        assert!(subnet.as_str().is_some_and(|s| s.ends_with("/subnets/aks-subnet")), "{subnet:?}");
+        no_changes(&cloud.plan().await);
+
+        let node_rg = attr(&state, "azure_kubernetes_cluster.aks", "node_resource_group");
+        let node_rg_path = format!(
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/{}",
+            node_rg.as_str().unwrap()
+        );
+        let (s, _) = cloud.arm("GET", &node_rg_path, "2024-03-01", None).await;
+        assert_eq!(s, 200, "AKS made its node resource group");
+        cloud.write(STACK);
+        let report = cloud.apply_plan(&cloud.plan().await).await;
+        assert!(report.succeeded(), "{report:?}");
+        let (s, _) = cloud.arm("GET", &node_rg_path, "2024-03-01", None).await;
+        assert_eq!(s, 404, "the node resource group goes with the cluster");
+    });
+}
