@@ -405,25 +405,31 @@ fn set_peering_state(cloud: &mut Cloud, k: &str, state: &str) {
     }
 }
 
-/// The peering that points back at `k`'s vnet from its remote vnet, if any.
-fn reverse_of(cloud: &Cloud, k: &str) -> Option<String> {
-    let r = cloud.resources().get(k)?;
-    let remote = key(r.body.pointer("/properties/remoteVirtualNetwork/id")?.as_str()?);
-    let local = vnet_of_peering(k);
+/// The keys of the peerings that point at the vnet `to` (lowercase key), only those defined
+/// in the vnet `from` when given.
+fn peerings_to(cloud: &Cloud, to: &str, from: Option<&str>) -> Vec<String> {
     cloud
         .resources()
         .values()
-        .find(|p| {
+        .filter(|p| {
             p.kind == Kind::Peering
-                && p.parent == remote
+                && from.is_none_or(|f| p.parent == f)
                 && p.body
                     .pointer("/properties/remoteVirtualNetwork/id")
                     .and_then(Value::as_str)
                     .map(key)
                     .as_deref()
-                    == Some(local.as_str())
+                    == Some(to)
         })
         .map(|p| key(&p.id))
+        .collect()
+}
+
+/// The peering that points back at `k`'s vnet from its remote vnet, if any.
+fn reverse_of(cloud: &Cloud, k: &str) -> Option<String> {
+    let r = cloud.resources().get(k)?;
+    let remote = key(r.body.pointer("/properties/remoteVirtualNetwork/id")?.as_str()?);
+    peerings_to(cloud, &vnet_of_peering(k), Some(&remote)).into_iter().next()
 }
 
 /// After a peering is written: both directions present means both are Connected.
@@ -440,23 +446,7 @@ pub(crate) fn peering_removed(cloud: &mut Cloud, removed: &crate::cloud::Stored)
     else {
         return;
     };
-    let remote = key(remote);
-    let local = removed.parent.clone();
-    let reverse: Vec<String> = cloud
-        .resources()
-        .values()
-        .filter(|p| {
-            p.kind == Kind::Peering
-                && p.parent == remote
-                && p.body
-                    .pointer("/properties/remoteVirtualNetwork/id")
-                    .and_then(Value::as_str)
-                    .map(key)
-                    .as_deref()
-                    == Some(local.as_str())
-        })
-        .map(|p| key(&p.id))
-        .collect();
+    let reverse = peerings_to(cloud, &removed.parent, Some(&key(remote)));
     for r in reverse {
         set_peering_state(cloud, &r, "Disconnected");
     }
@@ -464,20 +454,7 @@ pub(crate) fn peering_removed(cloud: &mut Cloud, removed: &crate::cloud::Stored)
 
 /// After a vnet is deleted, peerings to it are Disconnected.
 pub(crate) fn vnet_removed(cloud: &mut Cloud, vnet: &str) {
-    let pointing: Vec<String> = cloud
-        .resources()
-        .values()
-        .filter(|p| {
-            p.kind == Kind::Peering
-                && p.body
-                    .pointer("/properties/remoteVirtualNetwork/id")
-                    .and_then(Value::as_str)
-                    .map(key)
-                    .as_deref()
-                    == Some(vnet)
-        })
-        .map(|p| key(&p.id))
-        .collect();
+    let pointing = peerings_to(cloud, vnet, None);
     for p in pointing {
         set_peering_state(cloud, &p, "Disconnected");
     }

@@ -626,13 +626,7 @@ struct Applier<'a, 'e> {
 
 impl Applier<'_, '_> {
     fn scope(&self) -> Scope<'_> {
-        Scope {
-            lookup: &self.tables,
-            each: None,
-            count_index: None,
-            module_dir: &self.stack.dir,
-            cwd: self.cwd,
-        }
+        Scope::new(&self.tables, &self.stack.dir, self.cwd)
     }
 
     fn fail_config(&mut self, d: Diagnostic) -> Started<NodeIo> {

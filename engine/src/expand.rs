@@ -45,7 +45,7 @@ pub(crate) fn expand(
     module_dir: &Path,
     cwd: &Path,
 ) -> Result<Vec<Instance>, Diagnostic> {
-    let scope = Scope { lookup: tables, each: None, count_index: None, module_dir, cwd };
+    let scope = Scope::new(tables, module_dir, cwd);
     if let Some(count) = &block.count {
         let v = eval::eval(count, &scope)?;
         let n = match &v {

@@ -164,7 +164,7 @@ impl Lookup for Only<'_> {
 }
 
 fn constant_scope<'a>(stack: &'a Stack, lookup: &'a Only<'a>) -> Scope<'a> {
-    Scope { lookup, each: None, count_index: None, module_dir: &stack.dir, cwd: &stack.dir }
+    Scope::new(lookup, &stack.dir, &stack.dir)
 }
 
 /// Evaluates an input or default, which must not refer to anything.

@@ -67,3 +67,10 @@ pub struct Scope<'a> {
 
 #[cfg(test)]
 mod tests;
+
+impl<'a> Scope<'a> {
+    /// The scope of an expression outside any `count` or `for_each` block.
+    pub fn new(lookup: &'a dyn Lookup, module_dir: &'a Path, cwd: &'a Path) -> Scope<'a> {
+        Scope { lookup, each: None, count_index: None, module_dir, cwd }
+    }
+}

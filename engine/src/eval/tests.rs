@@ -131,8 +131,7 @@ fn references_and_traversals() {
 fn missing_attribute_points_at_the_reference_with_a_suggestion() {
     let (e, _) = expr("\"${azure_subnet.anf.cidrr}\"");
     let t = tables();
-    let scope =
-        Scope { lookup: &t, each: None, count_index: None, module_dir: Path::new("."), cwd: Path::new(".") };
+    let scope = Scope::new(&t, Path::new("."), Path::new("."));
     let d = eval(&e, &scope).unwrap_err();
     assert_eq!(d.summary, "Unsupported attribute `cidrr`");
     assert_eq!(d.hint.as_deref(), Some("did you mean `cidr`?"));
@@ -269,8 +268,7 @@ fn bodies_follow_the_schema() {
     let loaded = load_sources(PathBuf::from("."), vec![(PathBuf::from("m.hcl"), text.to_owned())]);
     let r = loaded.stack.resources.values().next().unwrap();
     let t = tables();
-    let scope =
-        Scope { lookup: &t, each: None, count_index: None, module_dir: Path::new("."), cwd: Path::new(".") };
+    let scope = Scope::new(&t, Path::new("."), Path::new("."));
     let (v, diags) = eval_body(&r.body, &schema, &scope);
     assert_eq!(diags.0.len(), 1, "{diags:?}");
     assert_eq!(diags.0[0].code, "lanestack::type_mismatch");

@@ -178,8 +178,7 @@ pub(crate) async fn configure_providers(
     for node in graph.order() {
         if let Node::Local(name) = node {
             let local = &stack.locals[name];
-            let scope =
-                Scope { lookup: &*tables, each: None, count_index: None, module_dir: &stack.dir, cwd };
+            let scope = Scope::new(&*tables, &stack.dir, cwd);
             // Locals that need resources stay unknown here; the walk evaluates them for real.
             if let Ok(v) = eval::eval(&local.value, &scope) {
                 tables.locals.insert(name.clone(), v);
@@ -201,8 +200,7 @@ pub(crate) async fn configure_providers(
         };
         let config = match stack.providers.get(name) {
             Some(block) => {
-                let scope =
-                    Scope { lookup: &*tables, each: None, count_index: None, module_dir: &stack.dir, cwd };
+                let scope = Scope::new(&*tables, &stack.dir, cwd);
                 let (v, d) = eval::eval_body(&block.body, &provider.schema().provider, &scope);
                 let failed = d.has_errors();
                 diags.extend(d);
@@ -372,13 +370,7 @@ struct Planner<'a> {
 
 impl Planner<'_> {
     fn scope(&self) -> Scope<'_> {
-        Scope {
-            lookup: &self.tables,
-            each: None,
-            count_index: None,
-            module_dir: &self.stack.dir,
-            cwd: self.cwd,
-        }
+        Scope::new(&self.tables, &self.stack.dir, self.cwd)
     }
 
     fn prior(&self, addr: &ResourceAddress) -> Option<Value> {
