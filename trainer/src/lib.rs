@@ -24,6 +24,8 @@
 //!   functions.
 //! - [`train`]: the training loop ([`train::Trainer`], [`train::run`]); [`checkpoint`] saves
 //!   and restores it; [`pretrained`] loads ImageNet VGG16-BN weights.
+//! - [`dist`]: the processes a run trains in ([`dist::Collective`]: one process, or a world
+//!   under mpirun); [`parity`] checks that such a world computes what one process would.
 //! - [`predict`]: lanes for every frame of a set, as TuSimple prediction lines.
 //! - [`metric`]: the official TuSimple metric (Accuracy, FP, FN).
 //!
@@ -36,12 +38,14 @@
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod dist;
 pub mod label_cache;
 pub mod loader;
 pub mod loss;
 pub mod metric;
 pub mod model;
 pub mod optim;
+pub mod parity;
 pub mod postprocess;
 pub mod predict;
 pub mod pretrained;

@@ -26,6 +26,8 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
     /// Score predictions against ground truth with the official TuSimple metric.
     Eval(cmd::eval::EvalArgs),
+    /// Check that data-parallel training over this MPI world computes what one process would.
+    Parity(cmd::parity::ParityArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cmd::train::run(args),
         Command::Predict(args) => cmd::predict::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Parity(args) => cmd::parity::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

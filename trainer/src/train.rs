@@ -2,9 +2,12 @@
 //! batch, progress events, checkpoints and resume.
 //!
 //! [`Trainer`] owns the model, its trained values as a flat host vector and the momentum
-//! buffer; a step is [`Trainer::gradients`] (forward and backward on the device) then
-//! [`Trainer::apply`] (the optimiser on the host, values written back to the model). The split
-//! is where a data-parallel run averages the gradients between the two.
+//! buffer; a step ([`Trainer::step`]) is [`Trainer::gradients`] (forward and backward on the
+//! device), the mean of the gradients over the processes of the run's [`Collective`] (one
+//! all-reduce of one flat buffer), then [`Trainer::apply`] (the optimiser on the host, values
+//! written back to the model). Every process starts from rank 0's values
+//! ([`Trainer::broadcast_state`]) and applies the same update to them, so the processes hold
+//! bit-identical parameters after every step; only rank 0 writes checkpoints.
 //!
 //! Everything random is derived from the run's seed and a position, never from a global
 //! generator: the epoch's order from the epoch, a sample's augmentation from its epoch and
@@ -20,6 +23,7 @@ use burn::tensor::Device;
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::dataset::{DataError, FrameSet};
+use crate::dist::{Collective, Solo};
 use crate::loader::Loader;
 use crate::loss::{Batch, Loss, scalar, scnn_loss};
 use crate::model::{DROPOUT, MP_CHANNELS, Scnn, ScnnConfig, channel_dropout_mask};
@@ -52,9 +56,8 @@ pub struct Trainer {
     pub iteration: u64,
     /// The run's seed.
     pub seed: u64,
-    /// This process's rank (mixed into channel dropout's draws).
-    pub rank: usize,
     device: Device,
+    world: Box<dyn Collective>,
 }
 
 /// One step's losses.
@@ -90,9 +93,20 @@ impl Trainer {
             schedule,
             iteration: 0,
             seed,
-            rank: 0,
             device,
+            world: Box::new(Solo),
         }
+    }
+
+    /// The same trainer, one of the processes of `world`.
+    pub fn in_world(mut self, world: Box<dyn Collective>) -> Trainer {
+        self.world = world;
+        self
+    }
+
+    /// The processes this trainer trains with.
+    pub fn world(&self) -> &dyn Collective {
+        self.world.as_ref()
     }
 
     /// The device.
@@ -100,16 +114,80 @@ impl Trainer {
         &self.device
     }
 
-    /// Forward and backward on `samples`: the losses and the flat gradient (layout order).
+    /// Forward and backward on this process's `samples`: its losses and its flat gradient
+    /// (layout order). In a world of several processes the segmentation loss is normalised by
+    /// the whole world's pixel weights (a sum over the processes, so every one must call this
+    /// together), which makes the mean of the processes' gradients the gradient of the
+    /// concatenated batch.
     pub fn gradients(&self, samples: &[Sample]) -> (StepLosses, Vec<f32>) {
-        let batch = Batch::from_samples(samples, self.input.width, self.input.height, &self.device);
-        let mut rng = Rng::derive(self.seed, &[0x4452_4f50, self.iteration, self.rank as u64]);
+        let mut batch = Batch::from_samples(samples, self.input.width, self.input.height, &self.device);
+        batch.seg_normaliser = self.world_mean_f64(batch.seg_normaliser);
+        let rank = self.world.rank() as u64;
+        let mut rng = Rng::derive(self.seed, &[0x4452_4f50, self.iteration, rank]);
         let draws: Vec<f64> = (0..samples.len() * MP_CHANNELS).map(|_| rng.unit()).collect();
         let mask = channel_dropout_mask(&draws, samples.len(), DROPOUT, &self.device);
         let output = self.model.forward(batch.images.clone(), Some(mask));
         let loss = scnn_loss(&output, &batch);
         let grads = loss.total.backward();
         (StepLosses::of(&loss), state::gradients(&self.model, &grads))
+    }
+
+    /// One data-parallel step on this process's `samples`: gradients, their mean over the
+    /// world, the optimiser. Returns the losses averaged over the world and the rate used.
+    pub fn step(&mut self, samples: &[Sample]) -> (StepLosses, f64) {
+        let (losses, mut grads) = self.gradients(samples);
+        self.world.mean_f32(&mut grads);
+        let lr = self.apply(&grads);
+        let mut parts = [losses.total, losses.seg, losses.exist];
+        self.world.sum_f64(&mut parts);
+        let n = self.world.size() as f64;
+        (StepLosses { total: parts[0] / n, seg: parts[1] / n, exist: parts[2] / n }, lr)
+    }
+
+    /// Gives every process rank 0's parameters, batch-norm buffers, momentum and iteration.
+    pub fn broadcast_state(&mut self) {
+        if self.world.size() == 1 {
+            return;
+        }
+        let mut iteration = [self.iteration];
+        self.world.broadcast_u64(&mut iteration);
+        self.iteration = iteration[0];
+        self.world.broadcast_f32(&mut self.params);
+        self.world.broadcast_f32(&mut self.velocity);
+        let mut buffers = state::values(&self.model, TensorKind::Buffer);
+        self.world.broadcast_f32(&mut buffers);
+        self.model = state::set_values(self.model.clone(), TensorKind::Parameter, &self.params);
+        self.model = state::set_values(self.model.clone(), TensorKind::Buffer, &buffers);
+    }
+
+    /// Replaces every process's batch-norm running statistics with their mean over the world,
+    /// so that validation and checkpoints use statistics from every process's data (training
+    /// itself normalises with batch statistics, so this does not change its course).
+    pub fn average_buffers(&mut self) {
+        if self.world.size() == 1 {
+            return;
+        }
+        let mut buffers = state::values(&self.model, TensorKind::Buffer);
+        self.world.mean_f32(&mut buffers);
+        self.model = state::set_values(self.model.clone(), TensorKind::Buffer, &buffers);
+    }
+
+    /// The mean of `value` over the world.
+    fn world_mean_f64(&self, value: f64) -> f64 {
+        let mut v = [value];
+        self.world.sum_f64(&mut v);
+        v[0] / self.world.size() as f64
+    }
+
+    /// A digest of the parameters (SHA-256 of their bits, hex), to compare processes.
+    pub fn params_digest(&self) -> String {
+        use sha2::Digest as _;
+        let mut hasher = sha2::Sha256::new();
+        for chunk in self.params.chunks(1 << 14) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_bits().to_le_bytes()).collect();
+            hasher.update(&bytes);
+        }
+        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// One optimiser step with `grads` at the schedule's current rate; returns the rate.
@@ -173,6 +251,9 @@ pub struct RunOptions {
     pub logs_root: PathBuf,
     /// Continue from the checkpoint under `logs_root`.
     pub resume: bool,
+    /// Report every process's parameter digest after every step ([`Event::Replica`]): a check
+    /// that the processes did not drift apart, at the cost of hashing the parameters.
+    pub replica_digests: bool,
 }
 
 /// Something the caller may report.
@@ -193,8 +274,10 @@ pub enum Event {
         step: u64,
         /// The step's losses.
         losses: StepLosses,
-        /// Images per second over the step, loading included.
+        /// Images per second over the step on this process, loading included.
         images_per_sec: f64,
+        /// Images per second over the step on all processes together.
+        world_images_per_sec: f64,
         /// The learning rate the step used.
         lr: f64,
     },
@@ -209,6 +292,15 @@ pub enum Event {
     Checkpoint {
         /// Its path.
         path: PathBuf,
+    },
+    /// This process's parameters after a step (with [`RunOptions::replica_digests`]).
+    Replica {
+        /// The iteration just done.
+        step: u64,
+        /// This process's rank.
+        rank: usize,
+        /// [`Trainer::params_digest`].
+        digest: String,
     },
 }
 
@@ -237,20 +329,19 @@ pub enum TrainError {
     EmptySet,
 }
 
-/// Iterations per epoch for `len` samples.
-pub fn steps_per_epoch(len: usize, options: &RunOptions) -> Result<u64, SamplerError> {
-    let plan = EpochPlan {
-        len,
-        multiplier: options.multiplier,
-        shuffle: true,
-        seed: options.seed,
-        rank: 0,
-        world: 1,
-    };
+/// Iterations per epoch for `len` samples, on each of `world` processes.
+pub fn steps_per_epoch(len: usize, world: usize, options: &RunOptions) -> Result<u64, SamplerError> {
+    let plan =
+        EpochPlan { len, multiplier: options.multiplier, shuffle: true, seed: options.seed, rank: 0, world };
     Ok(plan.batches(0, options.batch_size)?.len() as u64)
 }
 
 /// Trains on `train_set` (and validates on `val_set` when given), reporting through `report`.
+///
+/// Every process of the trainer's world calls this with the same options: each reads its own
+/// shard of every epoch, steps together with the others, and only rank 0 reads and writes
+/// checkpoints (events are reported on every process; a caller prints rank 0's). An error on
+/// one process leaves the others waiting in a collective: the caller ends the world on error.
 pub fn run(
     trainer: &mut Trainer,
     train_set: &Arc<FrameSet>,
@@ -261,20 +352,27 @@ pub fn run(
     if train_set.is_empty() {
         return Err(TrainError::EmptySet);
     }
+    let (rank, world) = (trainer.world().rank(), trainer.world().size());
+    let root = rank == 0;
     let checkpoint_path = options.logs_root.join(CHECKPOINT_FILE);
-    let mut best_val_loss = None;
-    let mut start_epoch = 0;
-    if options.resume && checkpoint_path.exists() {
+    // Rank 0 decides whether and where to resume; [resumed, epoch, best loss's bits (or MAX)].
+    let mut resumed = [0u64, 0, u64::MAX];
+    if root && options.resume && checkpoint_path.exists() {
         let checkpoint = Checkpoint::load(&checkpoint_path)?;
         if checkpoint.input != options.input {
             return Err(TrainError::InputMismatch { expected: options.input, found: checkpoint.input });
         }
         trainer.resume(&checkpoint);
-        best_val_loss = checkpoint.best_val_loss;
-        start_epoch = checkpoint.epoch;
-        report(Event::Resumed { epoch: checkpoint.epoch, iteration: checkpoint.iteration });
+        resumed = [1, checkpoint.epoch, checkpoint.best_val_loss.map_or(u64::MAX, f64::to_bits)];
     }
-    let per_epoch = steps_per_epoch(train_set.len(), options)?;
+    trainer.world().broadcast_u64(&mut resumed);
+    trainer.broadcast_state();
+    let mut best_val_loss = (resumed[2] != u64::MAX).then(|| f64::from_bits(resumed[2]));
+    let start_epoch = resumed[1];
+    if resumed[0] == 1 {
+        report(Event::Resumed { epoch: start_epoch, iteration: trainer.iteration });
+    }
+    let per_epoch = steps_per_epoch(train_set.len(), world, options)?;
     let transform = Transform::train(options.input.width as u32, options.input.height as u32);
     let reached = |t: &Trainer| options.max_steps.is_some_and(|m| t.iteration >= m);
     for epoch in start_epoch..options.epochs {
@@ -286,8 +384,8 @@ pub fn run(
             multiplier: options.multiplier,
             shuffle: true,
             seed: options.seed,
-            rank: trainer.rank,
-            world: 1,
+            rank,
+            world,
         };
         let shard = Arc::new(plan.shard(epoch)?);
         let done_in_epoch = trainer.iteration.saturating_sub(epoch * per_epoch) as usize;
@@ -302,12 +400,11 @@ pub fn run(
             Loader::new(positions, options.loader_threads, 2 * options.loader_threads.max(1), move |pos| {
                 set.load(shard[pos], &transform, &mut Rng::derive(seed, &[0x4155_4758, epoch, pos as u64]))
             });
-        // Throughput counts the whole step, waiting for the loader included.
+        // Throughput counts the whole step, waiting for the loader and the other ranks included.
         let mut started = Instant::now();
         for batch in loader {
             let samples = batch?;
-            let (losses, grads) = trainer.gradients(&samples);
-            let lr = trainer.apply(&grads);
+            let (losses, lr) = trainer.step(&samples);
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             started = Instant::now();
             report(Event::Step {
@@ -315,34 +412,45 @@ pub fn run(
                 step: trainer.iteration,
                 losses,
                 images_per_sec: samples.len() as f64 / secs,
+                world_images_per_sec: (samples.len() * world) as f64 / secs,
                 lr,
             });
+            if options.replica_digests {
+                report(Event::Replica { step: trainer.iteration, rank, digest: trainer.params_digest() });
+            }
             if reached(trainer) {
                 break;
             }
         }
         let finished = !reached(trainer) || trainer.iteration == (epoch + 1) * per_epoch;
+        trainer.average_buffers();
         if finished && let Some(val) = val_set {
             let loss = validate(trainer, val, options)?;
             report(Event::Validation { epoch, loss });
             if best_val_loss.is_none_or(|best| loss < best) {
                 best_val_loss = Some(loss);
-                let best = options.logs_root.join(BEST_FILE);
-                trainer.checkpoint(epoch + 1, best_val_loss).save(&best)?;
-                report(Event::Checkpoint { path: best });
+                if root {
+                    let best = options.logs_root.join(BEST_FILE);
+                    trainer.checkpoint(epoch + 1, best_val_loss).save(&best)?;
+                    report(Event::Checkpoint { path: best });
+                }
             }
         }
-        let epoch_in_progress = if finished { epoch + 1 } else { epoch };
-        trainer.checkpoint(epoch_in_progress, best_val_loss).save(&checkpoint_path)?;
-        report(Event::Checkpoint { path: checkpoint_path.clone() });
+        if root {
+            let epoch_in_progress = if finished { epoch + 1 } else { epoch };
+            trainer.checkpoint(epoch_in_progress, best_val_loss).save(&checkpoint_path)?;
+            report(Event::Checkpoint { path: checkpoint_path.clone() });
+        }
     }
     Ok(())
 }
 
-/// The mean loss over the validation set.
+/// The mean loss over the validation set, each process evaluating every `world`-th frame.
 fn validate(trainer: &Trainer, val_set: &Arc<FrameSet>, options: &RunOptions) -> Result<f64, TrainError> {
     let transform = Transform::eval(options.input.width as u32, options.input.height as u32);
-    let batches: Vec<Vec<usize>> = (0..val_set.len())
+    let (rank, world) = (trainer.world().rank(), trainer.world().size());
+    let batches: Vec<Vec<usize>> = (rank..val_set.len())
+        .step_by(world)
         .collect::<Vec<_>>()
         .chunks(options.val_batch_size)
         .map(<[usize]>::to_vec)
@@ -351,11 +459,13 @@ fn validate(trainer: &Trainer, val_set: &Arc<FrameSet>, options: &RunOptions) ->
     let loader = Loader::new(batches, options.loader_threads, 2 * options.loader_threads.max(1), move |i| {
         set.load(i, &transform, &mut Rng::new(0))
     });
-    let (mut sum, mut count) = (0.0, 0usize);
+    // [sum of losses, frames], summed over the world once every process is done.
+    let mut totals = [0.0, 0.0];
     for batch in loader {
         let samples = batch?;
-        sum += trainer.eval_loss(&samples).total * samples.len() as f64;
-        count += samples.len();
+        totals[0] += trainer.eval_loss(&samples).total * samples.len() as f64;
+        totals[1] += samples.len() as f64;
     }
-    Ok(if count == 0 { 0.0 } else { sum / count as f64 })
+    trainer.world().sum_f64(&mut totals);
+    Ok(if totals[1] == 0.0 { 0.0 } else { totals[0] / totals[1] })
 }

@@ -3,14 +3,16 @@
 
 use burn::tensor::Device;
 
-/// The first CUDA device with the `cuda` feature; the CPU otherwise.
-pub fn compute_device() -> Device {
+/// With the `cuda` feature, the CUDA device numbered by this process's rank on its node (one
+/// process per GPU, as mpirun starts them); the CPU otherwise.
+pub fn compute_device(local_rank: usize) -> Device {
     #[cfg(feature = "cuda")]
     {
-        Device::cuda(0usize)
+        Device::cuda(local_rank)
     }
     #[cfg(not(feature = "cuda"))]
     {
+        let _ = local_rank;
         Device::flex()
     }
 }

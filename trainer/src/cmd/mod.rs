@@ -2,6 +2,7 @@
 
 pub mod device;
 pub mod eval;
+pub mod parity;
 pub mod predict;
 pub mod synth;
 pub mod train;

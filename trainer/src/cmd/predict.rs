@@ -26,7 +26,7 @@ pub struct PredictArgs {
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let checkpoint = Checkpoint::load(&args.checkpoint)?;
     let set = FrameSet::open(&args.data_root.join("test_set"), &TEST_LABEL_FILES)?;
-    let device = crate::cmd::device::compute_device();
+    let device = crate::cmd::device::compute_device(0);
     let model = checkpoint.restore(checkpoint.input.init(&device));
     let lines = predict::predict_set(&model, checkpoint.input, &set, &device)?;
     tusimple::write_predictions(&args.out, &lines)

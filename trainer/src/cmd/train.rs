@@ -1,4 +1,5 @@
-//! `lanestack-trainer train`: train SCNN on one process, with the seed's environment interface.
+//! `lanestack-trainer train`: train SCNN with the seed's environment interface, alone or as one
+//! rank of a data-parallel run under mpirun.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use anyhow::{Context as _, bail};
 use clap::Args;
 use lanestack_trainer::config::{ConfigFlags, TrainConfig};
 use lanestack_trainer::dataset::{FrameSet, TRAIN_LABEL_FILES, VAL_LABEL_FILES};
+use lanestack_trainer::dist::{self, Collective};
 use lanestack_trainer::model::ScnnConfig;
 use lanestack_trainer::optim::{LrScaling, PolySchedule};
 use lanestack_trainer::pretrained;
@@ -15,7 +17,9 @@ use lanestack_trainer::train::{self, Event, RunOptions, Trainer};
 use serde_json::json;
 
 /// Train SCNN on train_set/ under the data root; checkpoints and progress go under the logs
-/// root. Progress is printed as JSON lines (and appended to progress.jsonl).
+/// root. Progress is printed as JSON lines (and appended to progress.jsonl). Under mpirun every
+/// process trains on its own shard of each epoch and the gradients are averaged after every
+/// step; rank 0 alone prints, logs and writes checkpoints.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// The data root holding train_set/ [default: /mnt/tusimple_data].
@@ -70,10 +74,37 @@ pub struct TrainArgs {
     /// Validation batch [env: VAL_BATCH_SIZE; default: 24].
     #[arg(long)]
     val_batch_size: Option<usize>,
+    /// After every step, each process appends its parameters' SHA-256 to
+    /// replicas/rank-<N>.jsonl under the logs root: proof that the processes never drift apart.
+    #[arg(long)]
+    replica_digests: bool,
 }
 
-/// Trains and prints progress.
+/// Trains and prints progress; in a world of several processes, an error on any of them ends
+/// all of them (the others would wait for it forever).
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    if !dist::launched_by_mpi(|k| std::env::var(k).ok()) {
+        return train(args, Box::new(dist::Solo));
+    }
+    // The environment outlives the training, so that an error can still abort the world.
+    let mpi = dist::MpiEnvironment::init()?;
+    let world = mpi.world();
+    let (rank, size) = (world.rank(), world.size());
+    let result = train(args, Box::new(world));
+    if size > 1
+        && let Err(e) = &result
+    {
+        let mut message = format!("error on rank {rank} of {size}: {e}");
+        for cause in e.chain().skip(1) {
+            message.push_str(&format!("\n  caused by: {cause}"));
+        }
+        eprintln!("{message}");
+        dist::abort_world(1);
+    }
+    result
+}
+
+fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
     let flags = ConfigFlags {
         use_workers: args.use_workers,
         num_workers: args.num_workers,
@@ -104,41 +135,61 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         seed: args.seed,
         logs_root: config.logs_root.clone(),
         resume: args.resume,
+        replica_digests: args.replica_digests,
     };
-    let per_epoch = train::steps_per_epoch(train_set.len(), &options)?;
+    let (rank, root) = (world.rank(), world.is_root());
+    let per_epoch = train::steps_per_epoch(train_set.len(), world.size(), &options)?;
     let max_iter = args.max_iter.unwrap_or(args.epochs * per_epoch);
-    let base_lr = args.lr * args.lr_scaling.factor(1, 1);
-    let device = crate::cmd::device::compute_device();
+    let base_lr = args.lr * args.lr_scaling.factor(world.local_size(), world.size());
+    let device = crate::cmd::device::compute_device(world.local_rank());
     device.seed(args.seed);
     let mut model = args.input_size.init(&device);
     if let Some(path) = &args.pretrained {
         model = pretrained::load_vgg16_bn(model, path)?;
     }
     let mut trainer =
-        Trainer::new(model, args.input_size, PolySchedule::scnn(base_lr, max_iter), args.seed, device);
+        Trainer::new(model, args.input_size, PolySchedule::scnn(base_lr, max_iter), args.seed, device)
+            .in_world(world);
     std::fs::create_dir_all(&config.logs_root)
         .with_context(|| format!("could not create {}", config.logs_root.display()))?;
+    // Rank 0 writes the progress log; with --replica-digests every rank writes its digests.
     let log_path = config.logs_root.join("progress.jsonl");
-    let mut log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("could not open {}", log_path.display()))?;
+    let mut log = if root { Some(append(&log_path)?) } else { None };
+    let mut replica_log = if args.replica_digests {
+        let dir = config.logs_root.join("replicas");
+        std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+        Some(append(&dir.join(format!("rank-{rank}.jsonl")))?)
+    } else {
+        None
+    };
     let mut failure = None;
     let mut report = |event: Event| {
+        if let Event::Replica { step, rank, digest } = &event {
+            let line = format!("{}\n", json!({"step": step, "rank": rank, "params_sha256": digest}));
+            if let Some(file) = replica_log.as_mut()
+                && let Err(e) = file.write_all(line.as_bytes())
+                && failure.is_none()
+            {
+                failure = Some(e);
+            }
+            return;
+        }
+        let Some(log) = log.as_mut() else { return };
         let line = match event {
             Event::Resumed { epoch, iteration } => {
                 json!({"event": "resumed", "epoch": epoch, "step": iteration})
             }
-            Event::Step { epoch, step, losses, images_per_sec, lr } => json!({
+            Event::Step { epoch, step, losses, images_per_sec, world_images_per_sec, lr } => json!({
                 "event": "step", "epoch": epoch, "step": step, "loss": losses.total,
                 "seg_loss": losses.seg, "exist_loss": losses.exist,
-                "images_per_sec": images_per_sec, "lr": lr,
+                "images_per_sec": images_per_sec, "world_images_per_sec": world_images_per_sec,
+                "lr": lr,
             }),
             Event::Validation { epoch, loss } => {
                 json!({"event": "validation", "epoch": epoch, "val_loss": loss})
             }
             Event::Checkpoint { path } => json!({"event": "checkpoint", "path": path}),
+            Event::Replica { .. } => return,
         };
         let text = format!("{line}\n");
         let written =
@@ -154,4 +205,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         return Err(e).context("could not write progress");
     }
     Ok(())
+}
+
+fn append(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("could not open {}", path.display()))
 }

@@ -4,6 +4,7 @@
 
 mod eval;
 mod loading;
+mod mpi;
 mod pretrained;
 mod support;
 mod synth;

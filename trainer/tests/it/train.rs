@@ -20,7 +20,7 @@ use crate::support::{run, stderr, stdout};
 
 const INPUT: ScnnConfig = ScnnConfig { width: 64, height: 36 };
 
-fn synth_set(dir: &Path, frames: usize) {
+pub fn synth_set(dir: &Path, frames: usize) {
     synth::write_dataset(dir, &SynthOptions { train_frames: frames, test_frames: 2, seed: 3 }).unwrap();
 }
 
@@ -43,7 +43,29 @@ fn options(logs: &Path, max_steps: u64) -> RunOptions {
         seed: 5,
         logs_root: logs.to_path_buf(),
         resume: false,
+        replica_digests: false,
     }
+}
+
+/// The evaluation-mode loss on the first `frames` training images of the set under `data` of a
+/// model initialised as `train --seed 0` initialises it.
+pub fn eval_loss_of_fresh_model(data: &Path, frames: usize) -> f64 {
+    let t = trainer(0, LR);
+    t.eval_loss(&train_images(data, frames)).total
+}
+
+/// The evaluation-mode loss on the training images of the set under `data` of a checkpoint.
+pub fn eval_loss_of_checkpoint(data: &Path, checkpoint: &Path) -> f64 {
+    let mut t = trainer(0, LR);
+    t.resume(&Checkpoint::load(checkpoint).unwrap());
+    let n = FrameSet::open(&data.join("train_set"), &TRAIN_LABEL_FILES).unwrap().len();
+    t.eval_loss(&train_images(data, n)).total
+}
+
+fn train_images(data: &Path, frames: usize) -> Vec<Sample> {
+    let set = FrameSet::open(&data.join("train_set"), &TRAIN_LABEL_FILES).unwrap();
+    let transform = Transform::eval(INPUT.width as u32, INPUT.height as u32);
+    (0..frames).map(|i| set.load(i, &transform, &mut Rng::new(0)).unwrap()).collect()
 }
 
 const STEPS: u64 = 30;
