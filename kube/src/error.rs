@@ -64,7 +64,7 @@ pub enum Error {
         detail: String,
     },
     /// A successful answer whose body is not the JSON expected.
-    #[error("{method} {path}: the answer is not a JSON object: {detail}")]
+    #[error("{method} {path}: the answer is not JSON: {detail}")]
     Response {
         /// The request's method.
         method: String,

@@ -17,6 +17,23 @@
 //! The library reads the process environment only in [`Config::in_cluster`] and
 //! [`Config::infer`], which exist for binaries; each has an `*_from` twin that takes the
 //! lookups as arguments.
+//!
+//! The trainer's snapshot on finish:
+//!
+//! ```no_run
+//! use std::time::SystemTime;
+//! use lanestack_kube::{Client, Config, snapshot};
+//!
+//! async fn snapshot_on_finish(pvc: &str) -> Result<(), Box<dyn std::error::Error>> {
+//!     let config = Config::infer()?; // in a pod: the service account
+//!     let client = Client::new(&config)?;
+//!     let job = snapshot::job_name(|name| std::env::var(name).ok()).unwrap_or_else(|| "job".to_owned());
+//!     let name = snapshot::snapshot_name(pvc, &job, SystemTime::now());
+//!     let created = snapshot::create_volume_snapshot(&client, client.default_namespace(), &name, pvc).await?;
+//!     println!("VolumeSnapshot {}/{} of {}", created.namespace, created.name, created.pvc);
+//!     Ok(())
+//! }
+//! ```
 
 pub mod client;
 pub mod config;
