@@ -2,7 +2,8 @@
 //!
 //! The seed's job passed USE_WORKERS, NUM_WORKERS, BATCH_SIZE, USE_VAL, VAL_BATCH_SIZE,
 //! ENABLE_SNAPSHOT and PVC_NAME as environment variables; they keep their names and meaning, and
-//! every one has a flag that overrides it. The data lives under /mnt/tusimple_data (train_set,
+//! every one has a flag that overrides it. SNAPSHOT_REQUIRED (new) says whether a snapshot that
+//! cannot be taken fails the run. The data lives under /mnt/tusimple_data (train_set,
 //! test_set) and checkpoints and logs under /mnt/tusimple_model_logs, both configurable.
 //!
 //! The library does not read the environment: the caller passes a lookup function (the binary
@@ -32,6 +33,9 @@ pub struct TrainConfig {
     pub enable_snapshot: bool,
     /// The claim to snapshot (PVC_NAME); required when `enable_snapshot`.
     pub pvc_name: Option<String>,
+    /// Whether a snapshot that cannot be taken fails the run (SNAPSHOT_REQUIRED; default true):
+    /// when false, the failure is reported and the run still succeeds.
+    pub snapshot_required: bool,
     /// Where train_set/ and test_set/ are.
     pub data_root: PathBuf,
     /// Where checkpoints and logs go.
@@ -55,6 +59,8 @@ pub struct ConfigFlags {
     pub enable_snapshot: Option<bool>,
     /// --pvc-name
     pub pvc_name: Option<String>,
+    /// --snapshot-required
+    pub snapshot_required: Option<bool>,
     /// --data-root
     pub data_root: Option<PathBuf>,
     /// --logs-root
@@ -116,6 +122,7 @@ impl TrainConfig {
             val_batch_size: size_var("VAL_BATCH_SIZE", flags.val_batch_size, 24)?,
             enable_snapshot: bool_var("ENABLE_SNAPSHOT", flags.enable_snapshot, false)?,
             pvc_name: flags.pvc_name.clone().or_else(|| env("PVC_NAME")).filter(|n| !n.trim().is_empty()),
+            snapshot_required: bool_var("SNAPSHOT_REQUIRED", flags.snapshot_required, true)?,
             data_root: flags.data_root.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_ROOT)),
             logs_root: flags.logs_root.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LOGS_ROOT)),
         };
@@ -164,6 +171,7 @@ mod tests {
                 val_batch_size: 24,
                 enable_snapshot: false,
                 pvc_name: None,
+                snapshot_required: true,
                 data_root: PathBuf::from("/mnt/tusimple_data"),
                 logs_root: PathBuf::from("/mnt/tusimple_model_logs"),
             }

@@ -4,5 +4,6 @@ pub mod device;
 pub mod eval;
 pub mod parity;
 pub mod predict;
+pub mod snapshot;
 pub mod synth;
 pub mod train;

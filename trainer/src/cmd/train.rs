@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Args;
 use lanestack_trainer::config::{ConfigFlags, TrainConfig};
 use lanestack_trainer::dataset::{FrameSet, TRAIN_LABEL_FILES, VAL_LABEL_FILES};
@@ -14,6 +14,8 @@ use lanestack_trainer::model::ScnnConfig;
 use lanestack_trainer::optim::{LrScaling, PolySchedule};
 use lanestack_trainer::pretrained;
 use lanestack_trainer::train::{self, Event, RunOptions, Trainer};
+
+use crate::cmd::snapshot::Snapshotter;
 use serde_json::json;
 
 /// Train SCNN on train_set/ under the data root; checkpoints and progress go under the logs
@@ -78,6 +80,17 @@ pub struct TrainArgs {
     /// replicas/rank-<N>.jsonl under the logs root: proof that the processes never drift apart.
     #[arg(long)]
     replica_digests: bool,
+    /// Snapshot PVC_NAME through the Kubernetes API when training ends [env: ENABLE_SNAPSHOT;
+    /// default: false].
+    #[arg(long)]
+    enable_snapshot: Option<bool>,
+    /// The claim to snapshot [env: PVC_NAME].
+    #[arg(long)]
+    pvc_name: Option<String>,
+    /// Whether a snapshot that cannot be taken fails the run [env: SNAPSHOT_REQUIRED; default:
+    /// true].
+    #[arg(long)]
+    snapshot_required: Option<bool>,
 }
 
 /// Trains and prints progress; in a world of several processes, an error on any of them ends
@@ -111,15 +124,13 @@ fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
         batch_size: args.batch_size,
         use_val: args.use_val,
         val_batch_size: args.val_batch_size,
-        enable_snapshot: None,
-        pvc_name: None,
+        enable_snapshot: args.enable_snapshot,
+        pvc_name: args.pvc_name.clone(),
+        snapshot_required: args.snapshot_required,
         data_root: args.data_root,
         logs_root: args.logs_root,
     };
     let config = TrainConfig::resolve(|k| std::env::var(k).ok(), &flags)?;
-    if config.enable_snapshot {
-        bail!("ENABLE_SNAPSHOT=true: this build cannot create VolumeSnapshots yet; unset it to train");
-    }
     let train_dir = config.data_root.join("train_set");
     let train_set = Arc::new(FrameSet::open(&train_dir, &TRAIN_LABEL_FILES)?);
     let val_set =
@@ -138,6 +149,18 @@ fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
         replica_digests: args.replica_digests,
     };
     let (rank, root) = (world.rank(), world.is_root());
+    // Rank 0 snapshots; it finds the Kubernetes API now rather than after the training.
+    let snapshotter = match (&config.pvc_name, root && config.enable_snapshot) {
+        (Some(pvc), true) => match Snapshotter::prepare(pvc) {
+            Ok(s) => Some(s),
+            Err(e) if config.snapshot_required => return Err(e),
+            Err(e) => {
+                eprintln!("warning: no snapshot will be taken (SNAPSHOT_REQUIRED=false): {}", chain(&e));
+                None
+            }
+        },
+        _ => None,
+    };
     let per_epoch = train::steps_per_epoch(train_set.len(), world.size(), &options)?;
     let max_iter = args.max_iter.unwrap_or(args.epochs * per_epoch);
     let base_lr = args.lr * args.lr_scaling.factor(world.local_size(), world.size());
@@ -191,10 +214,7 @@ fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
             Event::Checkpoint { path } => json!({"event": "checkpoint", "path": path}),
             Event::Replica { .. } => return,
         };
-        let text = format!("{line}\n");
-        let written =
-            std::io::stdout().lock().write_all(text.as_bytes()).and_then(|()| log.write_all(text.as_bytes()));
-        if let Err(e) = written
+        if let Err(e) = emit(log, &line)
             && failure.is_none()
         {
             failure = Some(e);
@@ -204,7 +224,42 @@ fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
     if let Some(e) = failure {
         return Err(e).context("could not write progress");
     }
+    // Every rank is done writing before the claim is snapshotted.
+    trainer.world().barrier();
+    if let (Some(snapshotter), Some(log)) = (&snapshotter, log.as_mut()) {
+        // Over NFS, what was written reaches the server on close or sync: sync the log first.
+        log.sync_all().with_context(|| format!("could not sync {}", log_path.display()))?;
+        match snapshotter.take() {
+            Ok(created) => emit(
+                log,
+                &json!({"event": "snapshot", "namespace": created.namespace, "name": created.name,
+                        "pvc": created.pvc, "uid": created.uid}),
+            )
+            .context("could not write progress")?,
+            Err(e) if config.snapshot_required => return Err(e),
+            Err(e) => {
+                let message = chain(&e);
+                eprintln!(
+                    "warning: the run succeeded but its snapshot failed (SNAPSHOT_REQUIRED=false): {message}"
+                );
+                emit(log, &json!({"event": "snapshot_failed", "error": message}))
+                    .context("could not write progress")?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// Prints a progress line and appends it to the log.
+fn emit(log: &mut std::fs::File, line: &serde_json::Value) -> std::io::Result<()> {
+    let text = format!("{line}\n");
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    log.write_all(text.as_bytes())
+}
+
+/// An error and its causes on one line.
+fn chain(e: &anyhow::Error) -> String {
+    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
 fn append(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
