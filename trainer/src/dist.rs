@@ -198,6 +198,19 @@ pub fn abort_world(code: i32) -> ! {
     std::process::exit(code)
 }
 
+/// The world this process was started in: MPI's under a launcher, with the environment that
+/// must outlive it (keep it until the world is no longer used), else a world of one.
+pub fn join(
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(Option<MpiEnvironment>, Box<dyn Collective>), AlreadyInitialised> {
+    if !launched_by_mpi(env) {
+        return Ok((None, Box::new(Solo)));
+    }
+    let mpi = MpiEnvironment::init()?;
+    let world = Box::new(mpi.world());
+    Ok((Some(mpi), world))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,6 +71,17 @@ pub struct StepLosses {
     pub exist: f64,
 }
 
+/// Where a step's time went on this process.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepTiming {
+    /// Forward and backward (with the world's loss normaliser).
+    pub compute_secs: f64,
+    /// The gradient all-reduce, waiting for the slowest process included.
+    pub allreduce_secs: f64,
+    /// The optimiser and writing the values back into the model.
+    pub update_secs: f64,
+}
+
 impl StepLosses {
     fn of(loss: &Loss) -> StepLosses {
         StepLosses { total: scalar(&loss.total), seg: scalar(&loss.seg), exist: scalar(&loss.exist) }
@@ -133,15 +144,24 @@ impl Trainer {
     }
 
     /// One data-parallel step on this process's `samples`: gradients, their mean over the
-    /// world, the optimiser. Returns the losses averaged over the world and the rate used.
-    pub fn step(&mut self, samples: &[Sample]) -> (StepLosses, f64) {
+    /// world, the optimiser. Returns the losses averaged over the world, the rate used and where
+    /// the time went.
+    pub fn step(&mut self, samples: &[Sample]) -> (StepLosses, f64, StepTiming) {
+        let started = Instant::now();
         let (losses, mut grads) = self.gradients(samples);
+        let computed = Instant::now();
         self.world.mean_f32(&mut grads);
+        let reduced = Instant::now();
         let lr = self.apply(&grads);
+        let timing = StepTiming {
+            compute_secs: (computed - started).as_secs_f64(),
+            allreduce_secs: (reduced - computed).as_secs_f64(),
+            update_secs: reduced.elapsed().as_secs_f64(),
+        };
         let mut parts = [losses.total, losses.seg, losses.exist];
         self.world.sum_f64(&mut parts);
         let n = self.world.size() as f64;
-        (StepLosses { total: parts[0] / n, seg: parts[1] / n, exist: parts[2] / n }, lr)
+        (StepLosses { total: parts[0] / n, seg: parts[1] / n, exist: parts[2] / n }, lr, timing)
     }
 
     /// Gives every process rank 0's parameters, batch-norm buffers, momentum and iteration.
@@ -278,6 +298,8 @@ pub enum Event {
         images_per_sec: f64,
         /// Images per second over the step on all processes together.
         world_images_per_sec: f64,
+        /// Where the step's time went on this process.
+        timing: StepTiming,
         /// The learning rate the step used.
         lr: f64,
     },
@@ -404,7 +426,7 @@ pub fn run(
         let mut started = Instant::now();
         for batch in loader {
             let samples = batch?;
-            let (losses, lr) = trainer.step(&samples);
+            let (losses, lr, timing) = trainer.step(&samples);
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             started = Instant::now();
             report(Event::Step {
@@ -413,6 +435,7 @@ pub fn run(
                 losses,
                 images_per_sec: samples.len() as f64 / secs,
                 world_images_per_sec: (samples.len() * world) as f64 / secs,
+                timing,
                 lr,
             });
             if options.replica_digests {

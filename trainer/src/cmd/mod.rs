@@ -1,5 +1,6 @@
 //! One module per subcommand, named after it.
 
+pub mod bench;
 pub mod device;
 pub mod eval;
 pub mod parity;

@@ -5,7 +5,7 @@ use std::io::Write as _;
 
 use anyhow::bail;
 use clap::Args;
-use lanestack_trainer::dist::{self, Collective};
+use lanestack_trainer::dist;
 use lanestack_trainer::model::ScnnConfig;
 use lanestack_trainer::parity::{self, ParityOptions};
 
@@ -31,15 +31,8 @@ pub fn run(args: ParityArgs) -> anyhow::Result<()> {
         bail!("--per-rank must be at least 1");
     }
     let options = ParityOptions { input: args.input_size, per_rank: args.per_rank, seed: args.seed };
-    let mpi = if dist::launched_by_mpi(|k| std::env::var(k).ok()) {
-        Some(dist::MpiEnvironment::init()?)
-    } else {
-        None
-    };
-    let world: Box<dyn Collective> = match &mpi {
-        Some(env) => Box::new(env.world()),
-        None => Box::new(dist::Solo),
-    };
+    // The MPI environment outlives the world.
+    let (_mpi, world) = dist::join(|k| std::env::var(k).ok())?;
     let device = crate::cmd::device::compute_device(world.local_rank());
     let report = parity::check(world.as_ref(), &options, &device);
     if world.is_root() {

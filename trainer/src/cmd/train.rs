@@ -96,14 +96,10 @@ pub struct TrainArgs {
 /// Trains and prints progress; in a world of several processes, an error on any of them ends
 /// all of them (the others would wait for it forever).
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    if !dist::launched_by_mpi(|k| std::env::var(k).ok()) {
-        return train(args, Box::new(dist::Solo));
-    }
-    // The environment outlives the training, so that an error can still abort the world.
-    let mpi = dist::MpiEnvironment::init()?;
-    let world = mpi.world();
+    // The MPI environment outlives the training, so that an error can still abort the world.
+    let (_mpi, world) = dist::join(|k| std::env::var(k).ok())?;
     let (rank, size) = (world.rank(), world.size());
-    let result = train(args, Box::new(world));
+    let result = train(args, world);
     if size > 1
         && let Err(e) = &result
     {
@@ -202,10 +198,11 @@ fn train(args: TrainArgs, world: Box<dyn Collective>) -> anyhow::Result<()> {
             Event::Resumed { epoch, iteration } => {
                 json!({"event": "resumed", "epoch": epoch, "step": iteration})
             }
-            Event::Step { epoch, step, losses, images_per_sec, world_images_per_sec, lr } => json!({
+            Event::Step { epoch, step, losses, images_per_sec, world_images_per_sec, timing, lr } => json!({
                 "event": "step", "epoch": epoch, "step": step, "loss": losses.total,
                 "seg_loss": losses.seg, "exist_loss": losses.exist,
                 "images_per_sec": images_per_sec, "world_images_per_sec": world_images_per_sec,
+                "compute_secs": timing.compute_secs, "allreduce_secs": timing.allreduce_secs,
                 "lr": lr,
             }),
             Event::Validation { epoch, loss } => {

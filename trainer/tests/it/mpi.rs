@@ -3,29 +3,15 @@
 //! exactly what one process computes for the whole batch.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{stderr, stdout};
+use crate::support::{self, stderr, stdout};
 
-const RANKS: &str = "3";
-
-/// Runs `lanestack-trainer args` as `RANKS` processes under mpirun in `dir`.
+/// Runs `lanestack-trainer args` as three processes under mpirun in `dir`.
 fn mpirun(dir: &Path, args: &[&str]) -> Output {
-    Command::new("mpirun")
-        // --timeout: a safety net so that a hang fails the test instead of stalling CI.
-        .args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            "--timeout",
-            "1200",
-            "-np",
-            RANKS,
-        ])
-        .arg(env!("CARGO_BIN_EXE_lanestack-trainer"))
+    support::mpirun(3)
         .args(args)
         .current_dir(dir)
         .output()
@@ -107,6 +93,35 @@ fn three_ranks_stay_identical_after_every_step_and_learn_four_images() {
         &dir.path().join("logs/checkpoint.safetensors"),
     );
     assert!(after < 0.3 * before, "the four images were not learnt: {before} -> {after}");
+}
+
+/// Three ranks train on the 4-frame set under `dir/data` (4 steps an epoch) into `logs`;
+/// returns the step lines rank 0 printed.
+fn train_steps(dir: &Path, logs: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["train", "--data-root", "data", "--logs-root", logs, "--input-size", "64x36"];
+    args.extend(["--batch-size", "2", "--multiplier", "6", "--num-workers", "1", "--seed", "9"]);
+    args.extend(extra);
+    let out = mpirun(dir, &args);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    json_lines(&stdout(&out)).into_iter().filter(|l| l["event"] == "step" || l["event"] == "resumed").collect()
+}
+
+#[test]
+fn three_ranks_resume_mid_epoch_from_rank_zeros_checkpoint_as_if_never_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::train::synth_set(&dir.path().join("data"), 4);
+    let whole = train_steps(dir.path(), "a", &["--max-steps", "4"]);
+    let first = train_steps(dir.path(), "b", &["--max-steps", "2"]);
+    let second = train_steps(dir.path(), "b", &["--max-steps", "4", "--resume"]);
+    assert_eq!(second[0]["event"], "resumed", "{second:?}");
+    assert_eq!((second[0]["epoch"].as_u64(), second[0]["step"].as_u64()), (Some(0), Some(2)));
+    let resumed: Vec<&Value> = first.iter().chain(&second[1..]).collect();
+    assert_eq!(resumed.len(), whole.len());
+    for (a, b) in whole.iter().zip(resumed) {
+        assert_eq!(a["step"], b["step"]);
+        let (x, y) = (a["loss"].as_f64().unwrap(), b["loss"].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-5 * x.abs().max(1.0), "step {}: {x} vs {y}", a["step"]);
+    }
 }
 
 #[test]

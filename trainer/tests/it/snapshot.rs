@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::crds::install_snapshot_crds;
 use crate::server::ApiServer;
-use crate::support::{stderr, stdout};
+use crate::support::{self, stderr, stdout};
 use crate::webhook::TokenReviewWebhook;
 
 const PVC: &str = "pvc-download-tusimple-data-0";
@@ -19,24 +19,8 @@ const JOB: &str = "dist-lane-detection-training";
 /// `train` for 2 steps on the synthetic set under `dir/data`, with the snapshot enabled and
 /// `kubeconfig` as the way to the API; `mpirun` runs it as three ranks.
 fn train(dir: &Path, kubeconfig: &Path, mpirun: bool, extra_env: &[(&str, &str)]) -> Output {
-    let binary = env!("CARGO_BIN_EXE_lanestack-trainer");
-    let mut command = if mpirun {
-        let mut c = Command::new("mpirun");
-        c.args([
-            "--allow-run-as-root",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            "--timeout",
-            "1200",
-            "-np",
-            "3",
-        ]);
-        c.arg(binary);
-        c
-    } else {
-        Command::new(binary)
-    };
+    let mut command =
+        if mpirun { support::mpirun(3) } else { Command::new(env!("CARGO_BIN_EXE_lanestack-trainer")) };
     command
         .args(["train", "--data-root", "data", "--logs-root", "logs", "--input-size", "64x36"])
         .args(["--batch-size", "2", "--multiplier", "1", "--num-workers", "1", "--max-steps", "2"])

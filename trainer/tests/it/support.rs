@@ -21,3 +21,15 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// `mpirun` starting `ranks` processes of `lanestack-trainer` on this machine (as root, more
+/// ranks than cores); the caller adds the trainer's arguments.
+pub fn mpirun(ranks: usize) -> Command {
+    let mut command = Command::new("mpirun");
+    // --timeout: a safety net so that a hang fails the test instead of stalling CI.
+    command
+        .args(["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--timeout", "1200", "-np"])
+        .arg(ranks.to_string())
+        .arg(env!("CARGO_BIN_EXE_lanestack-trainer"));
+    command
+}
