@@ -61,6 +61,16 @@ pub fn diff(before: Option<&Value>, after: Option<&Value>) -> Vec<AttrChange> {
     out
 }
 
+/// `path` (as [`diff`] writes it) under `prefix`: `prefix.path`, or `prefix[key]` for a list
+/// element; `path` alone when there is no prefix.
+pub fn join_path(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.starts_with('[')) {
+        (true, _) => path.to_owned(),
+        (false, true) => format!("{prefix}{path}"),
+        (false, false) => format!("{prefix}.{path}"),
+    }
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use lanestack_model::{Action, Value};
 
-use crate::diff::{LeafChange, diff};
+use crate::diff::{LeafChange, diff, join_path};
 use crate::plan::{Plan, PlannedChange};
 use crate::render::show_value;
 use crate::secrets::Secrets;
@@ -175,14 +175,6 @@ pub fn diff_lines(before: Option<&Value>, after: Option<&Value>, secrets: Secret
     out
 }
 
-fn join_path(prefix: &str, path: &str) -> String {
-    match (prefix.is_empty(), path.starts_with('[')) {
-        (true, _) => path.to_owned(),
-        (false, true) => format!("{prefix}{path}"),
-        (false, false) => format!("{prefix}.{path}"),
-    }
-}
-
 fn is_long(s: &str) -> bool {
     s.contains('\n') || chars(s) > 120
 }
@@ -207,7 +199,11 @@ fn leaf_lines(
                             && fx == fy
                         {
                             let inner = format!("{path}({})", fx.name());
+                            let start = out.len();
                             leaf_lines(Some(&dx), Some(&dy), secrets, &inner, out);
+                            if out.len() == start {
+                                out.push(format!("  {path}: {} reformatted, content unchanged", fx.label()));
+                            }
                         } else if is_long(x) || is_long(y) {
                             unified(&path, x, y, out);
                         } else {
@@ -503,4 +499,29 @@ pub fn plan_markdown(plan: &Plan, opts: &Options) -> String {
         out = if keep == 0 { out.chars().take(opts.max_chars).collect() } else { cut + &note };
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_diffed_by_content_and_a_mere_reformat_is_named() {
+        let before = Value::object([
+            ("doc", Value::string(r#"{"a":1,"b":[1,2]}"#)),
+            ("values", Value::string("image:\n  tag: v1\n")),
+        ]);
+        let after = Value::object([
+            ("doc", Value::string("{ \"b\": [1, 2], \"a\": 1 }")),
+            ("values", Value::string("image: {tag: v2}\n")),
+        ]);
+        assert_eq!(
+            diff_lines(Some(&before), Some(&after), Secrets::default()),
+            vec![
+                "  doc: JSON reformatted, content unchanged".to_owned(),
+                "- values(yaml).image.tag = \"v1\"".to_owned(),
+                "+ values(yaml).image.tag = \"v2\"".to_owned(),
+            ]
+        );
+    }
 }

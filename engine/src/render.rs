@@ -1,7 +1,8 @@
 //! Human-readable plan text, as `lanestack plan` prints it.
 //!
 //! Concise by design: only resources that change, one summary line each, then the changed
-//! attributes as `path: old -> new`; long and multi-line strings as unified diffs; sensitive
+//! attributes as `path: old -> new`; JSON and YAML documents in strings diffed as documents
+//! (`policy(json).Statement[0].Effect`); long and multi-line strings as unified diffs; sensitive
 //! values as `(sensitive)`, unknowns as `(known after apply)`; the totals line last. The
 //! functions return strings: printing (and deciding whether to colour) is the CLI's job.
 
@@ -9,9 +10,10 @@ use std::fmt::Write as _;
 
 use lanestack_model::{Action, Value};
 
-use crate::diff::{LeafChange, diff};
+use crate::diff::{LeafChange, diff, join_path};
 use crate::plan::Plan;
 use crate::secrets::Secrets;
+use crate::structured::parse_document;
 
 /// How to style the text.
 #[derive(Clone, Copy, Debug, Default)]
@@ -50,8 +52,8 @@ pub fn show_value(v: &Value) -> String {
     }
 }
 
-fn is_long(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s.contains('\n') || s.len() > 120)
+fn is_long(s: &str) -> bool {
+    s.contains('\n') || s.len() > 120
 }
 
 /// Renders the plan for a terminal.
@@ -143,40 +145,129 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
 }
 
 fn attribute_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, style: Style) {
-    for mut c in diff(before, after) {
-        c.change = match c.change {
-            LeafChange::Added(v) => LeafChange::Added(style.secrets.prepare(&v)),
-            LeafChange::Removed(v) => LeafChange::Removed(style.secrets.prepare(&v)),
-            LeafChange::Changed(a, b) => {
-                LeafChange::Changed(style.secrets.prepare(&a), style.secrets.prepare(&b))
-            }
-        };
-        match &c.change {
+    leaf_lines(out, before, after, style, "");
+}
+
+/// The changed leaves between `before` and `after`, their paths under `prefix`. A string that
+/// holds a JSON or YAML document on both sides is diffed as the document (`policy(json).a.b`),
+/// so that a reformatted or reordered document shows only what changed in it.
+fn leaf_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, style: Style, prefix: &str) {
+    for c in diff(before, after) {
+        let path = join_path(prefix, &c.path);
+        let prepare = |v: &Value| style.secrets.prepare(v);
+        match c.change {
             LeafChange::Added(v) => {
-                let _ = writeln!(out, "      {} {}: {}", style.paint("32", "+"), c.path, show_value(v));
+                let _ =
+                    writeln!(out, "      {} {path}: {}", style.paint("32", "+"), show_value(&prepare(&v)));
             }
             LeafChange::Removed(v) => {
-                let _ = writeln!(out, "      {} {}: {}", style.paint("31", "-"), c.path, show_value(v));
+                let _ =
+                    writeln!(out, "      {} {path}: {}", style.paint("31", "-"), show_value(&prepare(&v)));
             }
-            LeafChange::Changed(Value::String(a), Value::String(b))
-                if is_long(&Value::String(a.clone())) || is_long(&Value::String(b.clone())) =>
-            {
-                let _ = writeln!(out, "      {} {}:", style.paint("33", "~"), c.path);
-                let text = similar::TextDiff::from_lines(a.as_str(), b.as_str());
-                for line in text.unified_diff().context_radius(2).to_string().lines() {
-                    let _ = writeln!(out, "          {line}");
+            LeafChange::Changed(a, b) => match (prepare(&a), prepare(&b)) {
+                (Value::String(x), Value::String(y)) => {
+                    if let (Some((fx, dx)), Some((fy, dy))) = (parse_document(&x), parse_document(&y))
+                        && fx == fy
+                    {
+                        let start = out.len();
+                        leaf_lines(out, Some(&dx), Some(&dy), style, &format!("{path}({})", fx.name()));
+                        if out.len() == start {
+                            let _ = writeln!(
+                                out,
+                                "      {} {path}: {} reformatted, content unchanged",
+                                style.paint("33", "~"),
+                                fx.label()
+                            );
+                        }
+                    } else if is_long(&x) || is_long(&y) {
+                        let _ = writeln!(out, "      {} {path}:", style.paint("33", "~"));
+                        let text = similar::TextDiff::from_lines(x.as_str(), y.as_str());
+                        for line in text.unified_diff().context_radius(2).to_string().lines() {
+                            let _ = writeln!(out, "          {line}");
+                        }
+                    } else {
+                        let (x, y) = (Value::String(x), Value::String(y));
+                        let _ = writeln!(
+                            out,
+                            "      {} {path}: {} -> {}",
+                            style.paint("33", "~"),
+                            show_value(&x),
+                            show_value(&y)
+                        );
+                    }
                 }
-            }
-            LeafChange::Changed(a, b) => {
-                let _ = writeln!(
-                    out,
-                    "      {} {}: {} -> {}",
-                    style.paint("33", "~"),
-                    c.path,
-                    show_value(a),
-                    show_value(b)
-                );
-            }
+                (a, b) => {
+                    let _ = writeln!(
+                        out,
+                        "      {} {path}: {} -> {}",
+                        style.paint("33", "~"),
+                        show_value(&a),
+                        show_value(&b)
+                    );
+                }
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(before: &Value, after: &Value) -> String {
+        let mut out = String::new();
+        attribute_lines(&mut out, Some(before), Some(after), Style::default());
+        out
+    }
+
+    #[test]
+    fn json_and_yaml_strings_are_diffed_as_documents() {
+        let before = Value::object([
+            (
+                "policy",
+                Value::string(r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"s3:Get"}]}"#),
+            ),
+            ("values", Value::string("replicas: 2\nimage:\n  tag: v1\n")),
+        ]);
+        // Reordered and reformatted, one leaf changed in each.
+        let after = Value::object([
+            (
+                "policy",
+                Value::string(
+                    "{\n  \"Statement\": [{\"Action\": \"s3:Get\", \"Effect\": \"Deny\"}],\n  \"Version\": \"1\"\n}",
+                ),
+            ),
+            ("values", Value::string("image:\n  tag: v2\nreplicas: 2\n")),
+        ]);
+        let text = lines(&before, &after);
+        assert_eq!(
+            text,
+            "      ~ policy(json).Statement[0].Effect: \"Allow\" -> \"Deny\"\n      \
+             ~ values(yaml).image.tag: \"v1\" -> \"v2\"\n"
+        );
+    }
+
+    #[test]
+    fn a_document_that_only_changed_its_layout_says_so_in_one_line() {
+        let before =
+            Value::object([("doc", Value::string(r#"{"a":1,"b":[1,2]}"#)), ("note", Value::string("old"))]);
+        let after = Value::object([
+            ("doc", Value::string("{ \"b\": [1, 2], \"a\": 1 }")),
+            ("note", Value::string("new")),
+        ]);
+        assert_eq!(
+            lines(&before, &after),
+            "      ~ doc: JSON reformatted, content unchanged\n      ~ note: \"old\" -> \"new\"\n"
+        );
+    }
+
+    #[test]
+    fn a_sensitive_document_is_never_opened() {
+        let before =
+            Value::object([("secret", Value::string(r#"{"password":"canary-1"}"#).mark_sensitive())]);
+        let after = Value::object([("secret", Value::string(r#"{"password":"canary-2"}"#).mark_sensitive())]);
+        let text = lines(&before, &after);
+        assert!(!text.contains("canary"), "{text}");
+        assert!(text.contains("secret: (sensitive) -> (sensitive)"), "{text}");
     }
 }

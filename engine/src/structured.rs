@@ -31,6 +31,14 @@ impl DocFormat {
             DocFormat::Yaml => "yaml",
         }
     }
+
+    /// The name as prose (`JSON reformatted, content unchanged`).
+    pub fn label(self) -> &'static str {
+        match self {
+            DocFormat::Json => "JSON",
+            DocFormat::Yaml => "YAML",
+        }
+    }
 }
 
 /// The string as a JSON object or array.

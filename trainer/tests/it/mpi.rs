@@ -103,7 +103,10 @@ fn train_steps(dir: &Path, logs: &str, extra: &[&str]) -> Vec<Value> {
     args.extend(extra);
     let out = mpirun(dir, &args);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    json_lines(&stdout(&out)).into_iter().filter(|l| l["event"] == "step" || l["event"] == "resumed").collect()
+    json_lines(&stdout(&out))
+        .into_iter()
+        .filter(|l| l["event"] == "step" || l["event"] == "resumed")
+        .collect()
 }
 
 #[test]
