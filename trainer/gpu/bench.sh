@@ -36,8 +36,9 @@ for batch in 1 8 16; do
       > "$out/bench-b$batch.json" 2> "$out/bench-b$batch.err"; then
     cat "$out/bench-b$batch.json"
   else
+    code=$?
     status=1
-    echo "batch $batch failed or timed out (exit $?):"; tail -20 "$out/bench-b$batch.err"
+    echo "batch $batch failed (exit $code; 124: timed out):"; tail -20 "$out/bench-b$batch.err"
   fi
 done
 exit "$status"
