@@ -170,9 +170,10 @@ impl Config {
         kubeconfig::load(path, context, KubeconfigOrigin::Explicit)
     }
 
-    /// The configuration the environment points at, as kube-rs and client-go choose it: in the
-    /// cluster when `KUBERNETES_SERVICE_HOST` is set; otherwise the first file of
-    /// `$KUBECONFIG`; otherwise `~/.kube/config`. The error names the source tried and the file.
+    /// The configuration the environment points at, the explicit before the ambient: the first
+    /// file of `$KUBECONFIG` when it is set (someone chose it); otherwise the cluster's when
+    /// `KUBERNETES_SERVICE_HOST` is set (every pod has it); otherwise `~/.kube/config`. The
+    /// error names the source tried and the file.
     ///
     /// Reads the process environment; see [`Config::infer_from`].
     pub fn infer() -> Result<Config, ConfigError> {
@@ -183,17 +184,17 @@ impl Config {
     /// `HOME`, and the in-cluster ones) and the service-account directory given.
     pub fn infer_from(env: impl Fn(&str) -> Option<String>, sa_dir: &Path) -> Result<Config, ConfigError> {
         let set = |name: &str| env(name).filter(|v| !v.is_empty());
-        if set("KUBERNETES_SERVICE_HOST").is_some() {
-            return Config::in_cluster_from(&env, sa_dir).map_err(|e| ConfigError {
-                message: format!("{} (chosen because KUBERNETES_SERVICE_HOST is set)", e.message),
-                ..e
-            });
-        }
         if let Some(list) = set("KUBECONFIG") {
             let first = std::env::split_paths(&list).find(|p| !p.as_os_str().is_empty());
             if let Some(path) = first {
                 return kubeconfig::load(&path, None, KubeconfigOrigin::KubeconfigVariable);
             }
+        }
+        if set("KUBERNETES_SERVICE_HOST").is_some() {
+            return Config::in_cluster_from(&env, sa_dir).map_err(|e| ConfigError {
+                message: format!("{} (chosen because KUBERNETES_SERVICE_HOST is set)", e.message),
+                ..e
+            });
         }
         match set("HOME") {
             Some(home) => kubeconfig::load(
@@ -238,7 +239,7 @@ mod tests {
     }
 
     #[test]
-    fn infer_prefers_the_cluster_then_kubeconfig_then_home() {
+    fn infer_prefers_kubeconfig_then_the_cluster_then_home() {
         let dir = tempfile::tempdir().unwrap();
         let sa = dir.path().join("sa");
         std::fs::create_dir(&sa).unwrap();
@@ -253,10 +254,15 @@ mod tests {
         assert!(text.contains(&sa.join("token").display().to_string()), "{text}");
         assert!(text.contains("KUBERNETES_SERVICE_HOST is set"), "{text}");
 
+        // An explicit KUBECONFIG wins over the ambient cluster variables.
         let missing = dir.path().join("a").display().to_string();
         let list = format!("{missing}:{}", dir.path().join("b").display());
-        let e = Config::infer_from(env(&[("KUBECONFIG", &list), ("HOME", "/nonexistent-home")]), &sa)
-            .unwrap_err();
+        let vars = [
+            ("KUBECONFIG", list.as_str()),
+            ("HOME", "/nonexistent-home"),
+            ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+        ];
+        let e = Config::infer_from(env(&vars), &sa).unwrap_err();
         assert_eq!(
             e.tried,
             Tried::Kubeconfig { path: dir.path().join("a"), origin: KubeconfigOrigin::KubeconfigVariable }

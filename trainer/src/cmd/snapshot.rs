@@ -2,9 +2,9 @@
 //! PVC_NAME through the Kubernetes API once training has ended, so that the claim's data set,
 //! model and logs are kept together as one point-in-time copy.
 //!
-//! The API is found as kubectl would find it: the pod's service account inside a cluster
-//! (KUBERNETES_SERVICE_HOST and /var/run/secrets/kubernetes.io/serviceaccount), else KUBECONFIG
-//! or ~/.kube/config. That is resolved before training starts, so that a run that could never
+//! The API is found as kubectl would find it: KUBECONFIG when it is set, else the pod's service
+//! account inside a cluster (KUBERNETES_SERVICE_HOST and
+//! /var/run/secrets/kubernetes.io/serviceaccount), else ~/.kube/config. That is resolved before training starts, so that a run that could never
 //! snapshot says so in its first second rather than after hours. The snapshot is named
 //! `snap-<PVC_NAME>-<job>-<UTC time>`, the job being JOB_NAME or the pod's name without the MPI
 //! operator's suffix.
