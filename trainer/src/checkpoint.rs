@@ -119,8 +119,21 @@ impl Checkpoint {
             .map_err(|source| CheckpointError::Format { path: path.to_path_buf(), source })?;
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
-        std::fs::write(&tmp, bytes).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        let tmp = std::path::PathBuf::from(tmp);
+        // On disk before it takes the name: a crash (or the volume snapshot taken when training
+        // ends) then sees the old checkpoint or the new one, never an empty file.
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(io)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(dir) = std::fs::File::open(dir)
+        {
+            // The rename itself, durable (best effort: not every file system syncs directories).
+            let _ = dir.sync_all();
+        }
+        Ok(())
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`].
