@@ -164,9 +164,10 @@ fn leaf_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, s
                 let _ =
                     writeln!(out, "      {} {path}: {}", style.paint("31", "-"), show_value(&prepare(&v)));
             }
-            LeafChange::Changed(a, b) => match (prepare(&a), prepare(&b)) {
-                (Value::String(x), Value::String(y)) => {
-                    if let (Some((fx, dx)), Some((fy, dy))) = (parse_document(&x), parse_document(&y))
+            LeafChange::Changed(a, b) => {
+                let (a, b) = (prepare(&a), prepare(&b));
+                if let (Value::String(x), Value::String(y)) = (&a, &b) {
+                    if let (Some((fx, dx)), Some((fy, dy))) = (parse_document(x), parse_document(y))
                         && fx == fy
                     {
                         let start = out.len();
@@ -179,33 +180,25 @@ fn leaf_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, s
                                 fx.label()
                             );
                         }
-                    } else if is_long(&x) || is_long(&y) {
+                        continue;
+                    }
+                    if is_long(x) || is_long(y) {
                         let _ = writeln!(out, "      {} {path}:", style.paint("33", "~"));
                         let text = similar::TextDiff::from_lines(x.as_str(), y.as_str());
                         for line in text.unified_diff().context_radius(2).to_string().lines() {
                             let _ = writeln!(out, "          {line}");
                         }
-                    } else {
-                        let (x, y) = (Value::String(x), Value::String(y));
-                        let _ = writeln!(
-                            out,
-                            "      {} {path}: {} -> {}",
-                            style.paint("33", "~"),
-                            show_value(&x),
-                            show_value(&y)
-                        );
+                        continue;
                     }
                 }
-                (a, b) => {
-                    let _ = writeln!(
-                        out,
-                        "      {} {path}: {} -> {}",
-                        style.paint("33", "~"),
-                        show_value(&a),
-                        show_value(&b)
-                    );
-                }
-            },
+                let _ = writeln!(
+                    out,
+                    "      {} {path}: {} -> {}",
+                    style.paint("33", "~"),
+                    show_value(&a),
+                    show_value(&b)
+                );
+            }
         }
     }
 }
