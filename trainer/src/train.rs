@@ -349,6 +349,13 @@ pub enum TrainError {
     /// The training set is empty.
     #[error("the training set has no frame")]
     EmptySet,
+    /// The processes of a data-parallel run were not started alike.
+    #[error(
+        "the processes disagree with rank 0 on {}; every process must see the same data and settings, \
+         or they would take different steps",
+        .0.join(", ")
+    )]
+    Disagreement(Vec<String>),
 }
 
 /// Iterations per epoch for `len` samples, on each of `world` processes.
@@ -371,6 +378,7 @@ pub fn run(
     options: &RunOptions,
     report: &mut dyn FnMut(Event),
 ) -> Result<(), TrainError> {
+    agree(trainer, train_set, val_set, options)?;
     if train_set.is_empty() {
         return Err(TrainError::EmptySet);
     }
@@ -466,6 +474,53 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Checks that every process of the world has rank 0's data sizes and settings. Processes
+/// started with different arguments, or reading a volume that holds another set, would plan
+/// different steps: the run would hang in a collective or the models drift apart. Every process
+/// learns what differs (and on how many processes), so every one fails with the same message.
+fn agree(
+    trainer: &Trainer,
+    train_set: &FrameSet,
+    val_set: Option<&Arc<FrameSet>>,
+    options: &RunOptions,
+) -> Result<(), TrainError> {
+    let world = trainer.world();
+    if world.size() == 1 {
+        return Ok(());
+    }
+    let s = &trainer.schedule;
+    let facts: [(&str, u64); 16] = [
+        ("the training set's frames", train_set.len() as u64),
+        ("the validation set's frames", val_set.map_or(u64::MAX, |v| v.len() as u64)),
+        ("the input width", options.input.width as u64),
+        ("the input height", options.input.height as u64),
+        ("the batch size", options.batch_size as u64),
+        ("the validation batch size", options.val_batch_size as u64),
+        ("the multiplier", options.multiplier as u64),
+        ("the seed", options.seed),
+        ("the epochs", options.epochs),
+        ("the maximum steps", options.max_steps.unwrap_or(u64::MAX)),
+        ("resuming", u64::from(options.resume)),
+        ("the base learning rate", s.base_lr.to_bits()),
+        ("the warm-up", s.warmup),
+        ("the schedule's end", s.max_iter),
+        ("the schedule's power", s.power.to_bits()),
+        ("the learning rate's floor", s.min_lr.to_bits()),
+    ];
+    let mine: Vec<u64> = facts.iter().map(|f| f.1).collect();
+    let mut root = mine.clone();
+    world.broadcast_u64(&mut root);
+    let mut differing: Vec<f64> = mine.iter().zip(&root).map(|(a, b)| f64::from(u8::from(a != b))).collect();
+    world.sum_f64(&mut differing);
+    let found: Vec<String> = facts
+        .iter()
+        .zip(&differing)
+        .filter(|(_, n)| **n > 0.0)
+        .map(|((name, _), n)| format!("{name} ({n} of {} processes)", world.size()))
+        .collect();
+    if found.is_empty() { Ok(()) } else { Err(TrainError::Disagreement(found)) }
 }
 
 /// The mean loss over the validation set, each process evaluating every `world`-th frame.

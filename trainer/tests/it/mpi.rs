@@ -128,6 +128,32 @@ fn three_ranks_resume_mid_epoch_from_rank_zeros_checkpoint_as_if_never_stopped()
 }
 
 #[test]
+fn ranks_that_see_different_data_stop_together_saying_what_differs() {
+    // Two ranks read a set of 4 frames, the third (another "node's volume") a set of 6: they
+    // would plan different epochs and wait for each other forever.
+    let dir = tempfile::tempdir().unwrap();
+    crate::train::synth_set(&dir.path().join("a"), 4);
+    crate::train::synth_set(&dir.path().join("b"), 6);
+    let args = |data: &'static str| {
+        ["train", "--data-root", data, "--logs-root", "logs", "--input-size", "64x36", "--max-steps", "2"]
+    };
+    let out = support::mpirun(2)
+        .args(args("a"))
+        .args([":", "-np", "1", env!("CARGO_BIN_EXE_lanestack-trainer")])
+        .args(args("b"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("the processes disagree with rank 0 on the training set's frames (1 of 3 processes)"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("\"event\":\"step\""), "no step was taken: {}", stdout(&out));
+}
+
+#[test]
 fn the_averaged_gradient_equals_one_process_gradient_of_the_whole_batch() {
     let dir = tempfile::tempdir().unwrap();
     let out = mpirun(dir.path(), &["parity", "--input-size", "64x36", "--per-rank", "2", "--seed", "7"]);
