@@ -47,6 +47,15 @@ pub trait Collective {
         }
     }
 
+    /// Replaces `values` with their element-wise mean over all processes.
+    fn mean_f64(&self, values: &mut [f64]) {
+        if self.size() > 1 {
+            self.sum_f64(values);
+            let n = self.size() as f64;
+            values.iter_mut().for_each(|v| *v /= n);
+        }
+    }
+
     /// Whether this process is rank 0, the one that writes checkpoints and logs.
     fn is_root(&self) -> bool {
         self.rank() == 0

@@ -46,11 +46,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::from(1),
         Err(e) => {
-            let mut message = format!("error: {e}");
-            for cause in e.chain().skip(1) {
-                message.push_str(&format!("\n  caused by: {cause}"));
-            }
-            eprintln!("{message}");
+            eprintln!("{}", cmd::error_report("error", &e));
             ExitCode::from(1)
         }
     }

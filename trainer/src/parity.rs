@@ -19,9 +19,9 @@ use crate::dist::Collective;
 use crate::loss::{Batch, scnn_loss};
 use crate::model::{Scnn, ScnnConfig};
 use crate::rng::Rng;
-use crate::segmentation;
 use crate::state::{self, TensorKind};
 use crate::synth::{self, Split};
+use crate::train::broadcast_model;
 use crate::transform::{Sample, Transform};
 
 /// What the check compares.
@@ -69,13 +69,9 @@ pub fn check(world: &dyn Collective, options: &ParityOptions, device: &Device) -
     let model = options.input.init(&device).fork(&device).train().freeze().set_require_grad(true);
 
     // Rank 0's values everywhere, then a digest of each process's compared with rank 0's.
-    let mut params = state::values(&model, TensorKind::Parameter);
-    let mut buffers = state::values(&model, TensorKind::Buffer);
-    world.broadcast_f32(&mut params);
-    world.broadcast_f32(&mut buffers);
-    let model = state::set_values(model, TensorKind::Parameter, &params);
-    let model = state::set_values(model, TensorKind::Buffer, &buffers);
-    let own = digest(&state::values(&model, TensorKind::Parameter));
+    let model = broadcast_model(world, model);
+    let params = state::values(&model, TensorKind::Parameter);
+    let own = digest(&params);
     let mut root = [own];
     world.broadcast_u64(&mut root);
     let mut differing = [f64::from(u8::from(root[0] != own))];
@@ -86,8 +82,8 @@ pub fn check(world: &dyn Collective, options: &ParityOptions, device: &Device) -
     let share = &samples[rank * options.per_rank..(rank + 1) * options.per_rank];
     let mut batch = Batch::from_samples(share, options.input.width, options.input.height, &device);
     let mut normaliser = [batch.seg_normaliser];
-    world.sum_f64(&mut normaliser);
-    batch.seg_normaliser = normaliser[0] / size as f64;
+    world.mean_f64(&mut normaliser);
+    batch.seg_normaliser = normaliser[0];
     let mut averaged = gradient(&model, &batch);
     world.mean_f32(&mut averaged);
 
@@ -120,9 +116,8 @@ fn frames(options: &ParityOptions, world: usize) -> Vec<Sample> {
     let transform = Transform::eval(options.input.width as u32, options.input.height as u32);
     (0..options.per_rank * world)
         .map(|i| {
-            let frame = synth::frame(options.seed, Split::Train0313, i);
-            let target = segmentation::generate(&frame.label);
-            transform.apply(&frame.image, &target, &mut Rng::new(0)).expect("synthetic frames transform")
+            synth::sample(options.seed, Split::Train0313, i, &transform, &mut Rng::new(0))
+                .expect("synthetic frames transform")
         })
         .collect()
 }

@@ -132,7 +132,9 @@ impl Trainer {
     /// concatenated batch.
     pub fn gradients(&self, samples: &[Sample]) -> (StepLosses, Vec<f32>) {
         let mut batch = Batch::from_samples(samples, self.input.width, self.input.height, &self.device);
-        batch.seg_normaliser = self.world_mean_f64(batch.seg_normaliser);
+        let mut normaliser = [batch.seg_normaliser];
+        self.world.mean_f64(&mut normaliser);
+        batch.seg_normaliser = normaliser[0];
         let rank = self.world.rank() as u64;
         let mut rng = Rng::derive(self.seed, &[0x4452_4f50, self.iteration, rank]);
         let draws: Vec<f64> = (0..samples.len() * MP_CHANNELS).map(|_| rng.unit()).collect();
@@ -159,9 +161,8 @@ impl Trainer {
             update_secs: reduced.elapsed().as_secs_f64(),
         };
         let mut parts = [losses.total, losses.seg, losses.exist];
-        self.world.sum_f64(&mut parts);
-        let n = self.world.size() as f64;
-        (StepLosses { total: parts[0] / n, seg: parts[1] / n, exist: parts[2] / n }, lr, timing)
+        self.world.mean_f64(&mut parts);
+        (StepLosses { total: parts[0], seg: parts[1], exist: parts[2] }, lr, timing)
     }
 
     /// Gives every process rank 0's parameters, batch-norm buffers, momentum and iteration.
@@ -172,12 +173,9 @@ impl Trainer {
         let mut iteration = [self.iteration];
         self.world.broadcast_u64(&mut iteration);
         self.iteration = iteration[0];
-        self.world.broadcast_f32(&mut self.params);
         self.world.broadcast_f32(&mut self.velocity);
-        let mut buffers = state::values(&self.model, TensorKind::Buffer);
-        self.world.broadcast_f32(&mut buffers);
-        self.model = state::set_values(self.model.clone(), TensorKind::Parameter, &self.params);
-        self.model = state::set_values(self.model.clone(), TensorKind::Buffer, &buffers);
+        self.model = broadcast_model(self.world.as_ref(), self.model.clone());
+        self.params = state::values(&self.model, TensorKind::Parameter);
     }
 
     /// Replaces every process's batch-norm running statistics with their mean over the world,
@@ -190,13 +188,6 @@ impl Trainer {
         let mut buffers = state::values(&self.model, TensorKind::Buffer);
         self.world.mean_f32(&mut buffers);
         self.model = state::set_values(self.model.clone(), TensorKind::Buffer, &buffers);
-    }
-
-    /// The mean of `value` over the world.
-    fn world_mean_f64(&self, value: f64) -> f64 {
-        let mut v = [value];
-        self.world.sum_f64(&mut v);
-        v[0] / self.world.size() as f64
     }
 
     /// A digest of the parameters (SHA-256 of their bits, hex), to compare processes.
@@ -356,6 +347,19 @@ pub enum TrainError {
         .0.join(", ")
     )]
     Disagreement(Vec<String>),
+}
+
+/// `model` with rank 0's parameters and batch-norm buffers, on every process of `world`.
+pub fn broadcast_model(world: &dyn Collective, model: Scnn) -> Scnn {
+    if world.size() == 1 {
+        return model;
+    }
+    let mut params = state::values(&model, TensorKind::Parameter);
+    let mut buffers = state::values(&model, TensorKind::Buffer);
+    world.broadcast_f32(&mut params);
+    world.broadcast_f32(&mut buffers);
+    let model = state::set_values(model, TensorKind::Parameter, &params);
+    state::set_values(model, TensorKind::Buffer, &buffers)
 }
 
 /// Iterations per epoch for `len` samples, on each of `world` processes.

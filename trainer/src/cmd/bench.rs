@@ -11,7 +11,6 @@ use lanestack_trainer::dist;
 use lanestack_trainer::model::ScnnConfig;
 use lanestack_trainer::optim::PolySchedule;
 use lanestack_trainer::rng::Rng;
-use lanestack_trainer::segmentation;
 use lanestack_trainer::synth::{self, Split};
 use lanestack_trainer::train::{StepTiming, Trainer};
 use lanestack_trainer::transform::Transform;
@@ -49,9 +48,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let transform = Transform::train(input.width as u32, input.height as u32);
     let samples: Vec<_> = (0..args.batch_size)
         .map(|i| {
-            let frame = synth::frame(0, Split::Train0313, rank * args.batch_size + i);
-            let target = segmentation::generate(&frame.label);
-            transform.apply(&frame.image, &target, &mut Rng::new(i as u64)).map_err(anyhow::Error::from)
+            let index = rank * args.batch_size + i;
+            synth::sample(0, Split::Train0313, index, &transform, &mut Rng::new(i as u64))
+                .map_err(anyhow::Error::from)
         })
         .collect::<anyhow::Result<_>>()?;
     let device = crate::cmd::device::compute_device(world.local_rank());

@@ -103,11 +103,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if size > 1
         && let Err(e) = &result
     {
-        let mut message = format!("error on rank {rank} of {size}: {e}");
-        for cause in e.chain().skip(1) {
-            message.push_str(&format!("\n  caused by: {cause}"));
-        }
-        eprintln!("{message}");
+        eprintln!("{}", crate::cmd::error_report(&format!("error on rank {rank} of {size}"), e));
         dist::abort_world(1);
     }
     result

@@ -135,6 +135,19 @@ pub fn frame(seed: u64, split: Split, index: usize) -> SynthFrame {
     SynthFrame { scene, image, label }
 }
 
+/// Frame `index` of `split` as the network sees it: its picture and segmentation target
+/// through `transform` (augmentation drawn from `rng`), without touching the disk.
+pub fn sample(
+    seed: u64,
+    split: Split,
+    index: usize,
+    transform: &crate::transform::Transform,
+    rng: &mut Rng,
+) -> Result<crate::transform::Sample, crate::transform::TransformError> {
+    let frame = frame(seed, split, index);
+    transform.apply(&frame.image, &crate::segmentation::generate(&frame.label), rng)
+}
+
 /// Why the data set could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {

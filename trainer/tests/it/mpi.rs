@@ -7,7 +7,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{self, stderr, stdout};
+use crate::support::{self, json_lines, stderr, stdout};
 
 /// Runs `lanestack-trainer args` as three processes under mpirun in `dir`.
 fn mpirun(dir: &Path, args: &[&str]) -> Output {
@@ -16,10 +16,6 @@ fn mpirun(dir: &Path, args: &[&str]) -> Output {
         .current_dir(dir)
         .output()
         .expect("mpirun runs (Debian's openmpi-bin; .ci/run installs it)")
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
 
 #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::crds::install_snapshot_crds;
 use crate::server::ApiServer;
-use crate::support::{self, stderr, stdout};
+use crate::support::{self, json_lines, stderr, stdout};
 use crate::webhook::TokenReviewWebhook;
 
 const PVC: &str = "pvc-download-tusimple-data-0";
@@ -38,11 +38,7 @@ fn train(dir: &Path, kubeconfig: &Path, mpirun: bool, extra_env: &[(&str, &str)]
 }
 
 fn events(out: &Output, kind: &str) -> Vec<Value> {
-    stdout(out)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .filter(|v| v["event"] == kind)
-        .collect()
+    json_lines(&stdout(out)).into_iter().filter(|v| v["event"] == kind).collect()
 }
 
 #[tokio::test(flavor = "current_thread")]

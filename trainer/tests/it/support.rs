@@ -33,3 +33,8 @@ pub fn mpirun(ranks: usize) -> Command {
         .arg(env!("CARGO_BIN_EXE_lanestack-trainer"));
     command
 }
+
+/// Each line of `text` as JSON (the trainer's progress lines); panics naming a line that is not.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+}

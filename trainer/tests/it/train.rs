@@ -16,7 +16,7 @@ use lanestack_trainer::train::{self, Event, RunOptions, Trainer};
 use lanestack_trainer::transform::{Sample, Transform};
 use serde_json::Value;
 
-use crate::support::{run, stderr, stdout};
+use crate::support::{json_lines, run, stderr, stdout};
 
 const INPUT: ScnnConfig = ScnnConfig { width: 64, height: 36 };
 
@@ -119,8 +119,8 @@ fn a_checkpoint_round_trips() {
 }
 
 fn step_losses(out: &str) -> Vec<(u64, f64)> {
-    out.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    json_lines(out)
+        .into_iter()
         .filter(|v| v["event"] == "step")
         .map(|v| (v["step"].as_u64().unwrap(), v["loss"].as_f64().unwrap()))
         .collect()
