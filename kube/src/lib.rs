@@ -41,6 +41,6 @@ pub mod error;
 pub mod snapshot;
 pub mod yaml;
 
-pub use client::{Client, resource_path};
+pub use client::{ApplyOptions, Client, resource_path};
 pub use config::{Auth, Config, ConfigError};
 pub use error::{ApiError, Cause, Error};

@@ -23,6 +23,14 @@ pub(super) fn load(
     parse(&doc, context, base).map_err(fail)
 }
 
+/// A kubeconfig given as text (a cluster's credentials handed over by another resource);
+/// relative file names in it resolve against `base`.
+pub(super) fn load_text(text: &str, context: Option<&str>, base: &Path) -> Result<Config, ConfigError> {
+    let fail = |message: String| ConfigError { tried: Tried::InlineKubeconfig, message };
+    let doc = crate::yaml::document(text).map_err(|e| fail(e.to_string()))?;
+    parse(&doc, context, base).map_err(fail)
+}
+
 /// The configuration of a parsed kubeconfig; file names are relative to `base`.
 fn parse(doc: &Value, context: Option<&str>, base: &Path) -> Result<Config, String> {
     let context_name = match context {
@@ -276,5 +284,25 @@ mod tests {
         );
         assert!(case(&half, Some("x")).contains("no client-key"));
         assert!(case("a: [1\n", None).contains("YAML line"));
+    }
+
+    #[test]
+    fn inline_text_resolves_files_against_the_base_and_names_itself_in_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "token", "from-file\n");
+        let text = "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:1/k8s/ab'}}]\n\
+                    users: [{name: u, user: {tokenFile: token}}]\n\
+                    contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n";
+        let config = load_text(text, None, dir.path()).unwrap();
+        assert_eq!(config.server, "http://127.0.0.1:1/k8s/ab");
+        assert!(matches!(&config.auth, Auth::TokenFile(p) if p == &dir.path().join("token")));
+        let err = load_text("clusters: [", None, dir.path()).unwrap_err();
+        assert_eq!(err.tried, Tried::InlineKubeconfig);
+        assert!(err.to_string().starts_with("the kubeconfig given inline: YAML line"), "{err}");
+        let err =
+            load_text("current-context: x\nusers: [{name: u, user: {token: s3cr3t}}]\n", None, dir.path())
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("context \"x\" not found") && !err.contains("s3cr3t"), "{err}");
     }
 }

@@ -98,6 +98,8 @@ pub enum Tried {
         /// How it was chosen.
         origin: KubeconfigOrigin,
     },
+    /// A kubeconfig given as text ([`Config::from_kubeconfig_text`]).
+    InlineKubeconfig,
     /// Nothing could be tried (no variable set and no home directory).
     Nothing,
 }
@@ -125,6 +127,7 @@ impl fmt::Display for Tried {
                     KubeconfigOrigin::Default => f.write_str(" (the default: KUBECONFIG is not set)"),
                 }
             }
+            Tried::InlineKubeconfig => f.write_str("the kubeconfig given inline"),
             Tried::Nothing => f.write_str("Kubernetes configuration"),
         }
     }
@@ -168,6 +171,17 @@ impl Config {
     /// plugins, and basic authentication, none of which this client implements.
     pub fn from_kubeconfig(path: &Path, context: Option<&str>) -> Result<Config, ConfigError> {
         kubeconfig::load(path, context, KubeconfigOrigin::Explicit)
+    }
+
+    /// [`Config::from_kubeconfig`] for a kubeconfig held as text (a managed cluster's
+    /// credentials, passed from one resource to a provider); relative file names in it resolve
+    /// against `base`. Errors name the field at fault, never a credential.
+    pub fn from_kubeconfig_text(
+        text: &str,
+        context: Option<&str>,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        kubeconfig::load_text(text, context, base)
     }
 
     /// The configuration the environment points at, the explicit before the ambient: the first
