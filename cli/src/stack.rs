@@ -8,6 +8,7 @@ use anyhow::Context;
 use lanestack_azure::AzureProvider;
 use lanestack_builtin::BuiltinProvider;
 use lanestack_engine::Providers;
+use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_engine::config::{self, Loaded, Stack};
 use lanestack_engine::diag::Sources;
 use lanestack_engine::eval::inputs::resolve_variables;
@@ -34,6 +35,20 @@ pub fn providers(dir: &Path, injection: &Injection) -> Providers {
     Providers::new()
         .with(injection.wrap(Arc::new(BuiltinProvider::new(dir.to_path_buf()))))
         .with(injection.wrap(Arc::new(AzureProvider::new())))
+        .with(injection.wrap(Arc::new(KubernetesProvider::new(dir.to_path_buf(), kube_ambient()))))
+}
+
+/// The variables the kubernetes provider falls back on when its block names no cluster
+/// (`KUBECONFIG`, a pod's service account, `~/.kube/config`): read here, the one place that
+/// reads the environment.
+fn kube_ambient() -> Ambient {
+    Ambient {
+        vars: Ambient::VARIABLES
+            .iter()
+            .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_owned(), v)))
+            .collect(),
+        service_account_dir: lanestack_kube::config::SERVICE_ACCOUNT_DIR.into(),
+    }
 }
 
 /// Checks a loaded stack: schemas and the graph. Prints every diagnostic; errors are `Reported`.

@@ -1,0 +1,346 @@
+//! The Kubernetes provider, named `kubernetes`.
+//!
+//! [`KubernetesProvider`] implements [`lanestack_model::Provider`] over the Kubernetes API with
+//! [`lanestack_kube::Client`]:
+//!
+//! - `kubernetes_namespace` and `kubernetes_secret` ([`kinds`]), in Terraform's kubernetes
+//!   provider's vocabulary (`metadata { name namespace labels annotations }`, a secret's `data`
+//!   in plain text and marked sensitive, `binary_data` in base64);
+//! - creates and updates are **server-side apply** with field manager `lanestack` (and `force`,
+//!   since what is applied is exactly what the reviewed plan showed): lanestack owns the fields
+//!   it sets and nothing else, so labels, annotations and keys added by controllers or people
+//!   are neither removed nor shown as changes ([`owned`]);
+//! - a create refuses an object that already exists (as Terraform does) rather than silently
+//!   adopting it; a namespace's delete waits until the namespace and its content are gone.
+//!
+//! Configuration, in the `provider "kubernetes"` block: `kubeconfig` (the text of a kubeconfig,
+//! sensitive — e.g. a managed cluster's credentials), or `config_path` (a file, relative to the
+//! stack), with `config_context`; with none of them, whatever the environment points at
+//! (`KUBECONFIG`, then a pod's service account, then `~/.kube/config`), from the variables the
+//! CLI hands over ([`Ambient`]).
+
+pub mod kinds;
+pub mod owned;
+
+use std::path::PathBuf;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use lanestack_kube::{ApplyOptions, Client, Config, Error as KubeError};
+use lanestack_model::{
+    ApplyRequest, AttrPath, AttrType, Attribute, Block, BoxFuture, DataRequest, ErrorKind, PlanRequest,
+    PlanResponse, Provider, ProviderError, ProviderSchema, ReadRequest, ResourceAddress, Value,
+};
+
+pub use kinds::Kind;
+
+/// The provider's name, as used in type prefixes (`kubernetes_secret`).
+pub const PROVIDER_NAME: &str = "kubernetes";
+
+/// How long a namespace's deletion may take before the apply reports it.
+const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What the environment says, for a provider block that names no configuration: the
+/// variables [`Config::infer`] reads and the service-account directory. The CLI, which alone
+/// reads the environment, fills it in.
+#[derive(Clone, Debug, Default)]
+pub struct Ambient {
+    /// `(name, value)` of the variables that were set: `KUBECONFIG`, `HOME`,
+    /// `KUBERNETES_SERVICE_HOST`, `KUBERNETES_SERVICE_PORT`, `POD_NAMESPACE`.
+    pub vars: Vec<(String, String)>,
+    /// The service-account directory (`/var/run/secrets/kubernetes.io/serviceaccount` in a pod).
+    pub service_account_dir: PathBuf,
+}
+
+impl Ambient {
+    /// The variables [`Config::infer_from`] consults.
+    pub const VARIABLES: [&str; 5] =
+        ["KUBECONFIG", "HOME", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", "POD_NAMESPACE"];
+
+    fn get(&self, name: &str) -> Option<String> {
+        self.vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+}
+
+/// The Kubernetes provider. Cheap to share; the client is set by `configure`.
+pub struct KubernetesProvider {
+    schema: ProviderSchema,
+    base_dir: PathBuf,
+    ambient: Ambient,
+    client: RwLock<Option<Client>>,
+}
+
+impl std::fmt::Debug for KubernetesProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubernetesProvider").field("base_dir", &self.base_dir).finish_non_exhaustive()
+    }
+}
+
+impl KubernetesProvider {
+    /// A provider resolving a relative `config_path` against `base_dir` (the stack directory)
+    /// and falling back on `ambient` when its block names no configuration.
+    pub fn new(base_dir: impl Into<PathBuf>, ambient: Ambient) -> KubernetesProvider {
+        let mut schema = ProviderSchema {
+            provider: Block::new()
+                .attr(
+                    "kubeconfig",
+                    Attribute::optional(AttrType::String)
+                        .sensitive()
+                        .describe("The text of a kubeconfig (a cluster's credentials)."),
+                )
+                .attr(
+                    "config_path",
+                    Attribute::optional(AttrType::String)
+                        .describe("A kubeconfig file, relative to the stack."),
+                )
+                .attr(
+                    "config_context",
+                    Attribute::optional(AttrType::String)
+                        .describe("The kubeconfig context to use (default: its current-context)."),
+                ),
+            ..ProviderSchema::default()
+        };
+        for kind in Kind::ALL {
+            schema.resources.insert(kind.type_name().to_owned(), kind.schema());
+        }
+        KubernetesProvider { schema, base_dir: base_dir.into(), ambient, client: RwLock::new(None) }
+    }
+
+    fn client(&self) -> Result<Client, ProviderError> {
+        self.client.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone().ok_or_else(|| {
+            ProviderError::new(ErrorKind::Failed, "the kubernetes provider was used before it was configured")
+        })
+    }
+
+    fn config(&self, block: &Value) -> Result<Config, ProviderError> {
+        let text =
+            |name: &str| kinds::attr(block, name).as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        let context = text("config_context");
+        let invalid = |e: lanestack_kube::ConfigError| ProviderError::new(ErrorKind::Invalid, e.to_string());
+        match (text("kubeconfig"), text("config_path")) {
+            (Some(_), Some(_)) => {
+                Err(ProviderError::new(ErrorKind::Invalid, "give kubeconfig or config_path, not both"))
+            }
+            (Some(kubeconfig), None) => {
+                Config::from_kubeconfig_text(&kubeconfig, context.as_deref(), &self.base_dir).map_err(invalid)
+            }
+            (None, Some(path)) => {
+                Config::from_kubeconfig(&self.base_dir.join(path), context.as_deref()).map_err(invalid)
+            }
+            (None, None) if context.is_some() => {
+                Err(ProviderError::new(ErrorKind::Invalid, "config_context needs config_path or kubeconfig"))
+            }
+            (None, None) => Config::infer_from(|n| self.ambient.get(n), &self.ambient.service_account_dir)
+                .map_err(|e| {
+                    ProviderError::new(
+                        ErrorKind::Invalid,
+                        format!(
+                            "no Kubernetes cluster to talk to: set kubeconfig or config_path in the provider \
+                             block, or KUBECONFIG ({e})"
+                        ),
+                    )
+                }),
+        }
+    }
+}
+
+impl Provider for KubernetesProvider {
+    fn name(&self) -> &str {
+        PROVIDER_NAME
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn configure<'a>(&'a self, config: &'a Value) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let config = self.config(config)?;
+            let client = Client::new(&config).map_err(|e| from_kube(&e))?;
+            *self.client.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(client);
+            Ok(())
+        })
+    }
+
+    fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
+        match kind_of(address) {
+            Ok(kind) => kind.validate(config),
+            Err(e) => vec![(AttrPath::root(), e.message)],
+        }
+    }
+
+    fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
+        Box::pin(async move { Ok(kind_of(request.address)?.plan(request.prior_state, request.config)) })
+    }
+
+    fn apply<'a>(&'a self, request: ApplyRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
+        Box::pin(async move {
+            let kind = kind_of(request.address)?;
+            let client = self.client()?;
+            match (request.prior_state, request.planned_state) {
+                (Some(prior), None) => delete(&client, kind, prior).await.map(|()| Value::Null),
+                (prior, Some(planned)) => {
+                    let path = kind.path(planned).ok_or_else(|| no_name(kind))?;
+                    if prior.is_none() {
+                        match client.get(&path).await {
+                            Ok(_) => {
+                                return Err(ProviderError::new(
+                                    ErrorKind::Conflict,
+                                    format!(
+                                        "{} already exists and is not managed by this stack; import it or delete it first",
+                                        kind.describe(planned)
+                                    ),
+                                ));
+                            }
+                            Err(KubeError::NotFound(_)) => {}
+                            Err(e) => return Err(from_kube(&e)),
+                        }
+                    }
+                    let options =
+                        ApplyOptions { field_manager: owned::FIELD_MANAGER, force: true, dry_run: false };
+                    let live = client
+                        .apply(&path, &kind.object(planned), &options)
+                        .await
+                        .map_err(|e| from_kube(&e))?;
+                    Ok(kind.state(&live, Some(planned)))
+                }
+                (None, None) => Ok(Value::Null),
+            }
+        })
+    }
+
+    fn read<'a>(&'a self, request: ReadRequest<'a>) -> BoxFuture<'a, Result<Option<Value>, ProviderError>> {
+        Box::pin(async move {
+            let kind = kind_of(request.address)?;
+            let path = kind.path(request.state).ok_or_else(|| no_name(kind))?;
+            match self.client()?.get(&path).await {
+                Ok(live) => Ok(Some(kind.state(&live, Some(request.state)))),
+                Err(KubeError::NotFound(_)) => Ok(None),
+                Err(e) => Err(from_kube(&e)),
+            }
+        })
+    }
+
+    fn read_data<'a>(&'a self, request: DataRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
+        Box::pin(async move {
+            Err(ProviderError::new(
+                ErrorKind::Invalid,
+                format!("{}: the kubernetes provider has no data sources yet", request.address),
+            ))
+        })
+    }
+}
+
+fn kind_of(address: &ResourceAddress) -> Result<Kind, ProviderError> {
+    Kind::of(address.type_name()).ok_or_else(|| {
+        ProviderError::new(
+            ErrorKind::Invalid,
+            format!("{address}: the kubernetes provider has no resource type {:?}", address.type_name()),
+        )
+    })
+}
+
+fn no_name(kind: Kind) -> ProviderError {
+    ProviderError::new(ErrorKind::Invalid, format!("the {} has no metadata.name", kind.api_kind()))
+}
+
+/// Deletes the object; a namespace's delete then waits until the namespace controller has
+/// removed its content and the namespace itself. Already gone is done.
+async fn delete(client: &Client, kind: Kind, prior: &Value) -> Result<(), ProviderError> {
+    let path = kind.path(prior).ok_or_else(|| no_name(kind))?;
+    match client.delete(&path).await {
+        Ok(_) | Err(KubeError::NotFound(_)) => {}
+        Err(e) => return Err(from_kube(&e)),
+    }
+    if kind != Kind::Namespace {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match client.get(&path).await {
+            Err(KubeError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(from_kube(&e)),
+            Ok(_) if started.elapsed() > NAMESPACE_DELETE_TIMEOUT => {
+                return Err(ProviderError::new(
+                    ErrorKind::Failed,
+                    format!(
+                        "{} is still terminating after {} s (a finalizer that nothing removes?)",
+                        kind.describe(prior),
+                        NAMESPACE_DELETE_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// The engine's view of a client error. The message is the client's, which names the request
+/// and the server's reason and never a credential or a secret's value.
+fn from_kube(e: &KubeError) -> ProviderError {
+    let kind = match e {
+        KubeError::NotFound(_) => ErrorKind::NotFound,
+        KubeError::AlreadyExists(_) | KubeError::Conflict(_) => ErrorKind::Conflict,
+        KubeError::Invalid(_) => ErrorKind::Invalid,
+        KubeError::Unauthorized(_) | KubeError::Forbidden(_) | KubeError::TokenFile { .. } => {
+            ErrorKind::Unauthorized
+        }
+        KubeError::Api(api) if api.code == 429 => ErrorKind::Throttled,
+        KubeError::Api(api) if api.code >= 500 => ErrorKind::Transient,
+        KubeError::Api(api) if api.code == 400 => ErrorKind::Invalid,
+        KubeError::Connect { .. } => ErrorKind::Transient,
+        KubeError::Api(_) | KubeError::Tls { .. } | KubeError::Setup { .. } | KubeError::Response { .. } => {
+            ErrorKind::Failed
+        }
+    };
+    ProviderError::new(kind, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn configuration_errors_are_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = KubernetesProvider::new(dir.path(), Ambient::default());
+        let block = |pairs: &[(&str, &str)]| Value::object(pairs.iter().map(|(k, v)| (*k, Value::from(*v))));
+        let e = p.configure(&Value::Null).await.unwrap_err();
+        assert!(e.message.starts_with("no Kubernetes cluster to talk to"), "{e}");
+        let e = p.configure(&block(&[("config_path", "nope"), ("kubeconfig", "x")])).await.unwrap_err();
+        assert_eq!(e.message, "give kubeconfig or config_path, not both");
+        let e = p.configure(&block(&[("config_path", "missing")])).await.unwrap_err();
+        assert!(e.message.contains(&dir.path().join("missing").display().to_string()), "{e}");
+        let e = p
+            .configure(&block(&[("kubeconfig", "users: [{name: u, user: {token: s3cr3t}}]")]))
+            .await
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("the kubeconfig given inline:") && !e.message.contains("s3cr3t"),
+            "{e}"
+        );
+        // Used before configured: an error, not a panic.
+        let address = ResourceAddress::managed("kubernetes_secret", "s");
+        let state = Value::object([("metadata", Value::object([("name", Value::from("s"))]))]);
+        let e = p.read(ReadRequest { address: &address, state: &state }).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Failed);
+    }
+
+    #[test]
+    fn schema_names_the_types_and_marks_data_sensitive() {
+        let p = KubernetesProvider::new(".", Ambient::default());
+        assert_eq!(
+            p.schema().resources.keys().collect::<Vec<_>>(),
+            ["kubernetes_namespace", "kubernetes_secret"]
+        );
+        let secret = &p.schema().resources["kubernetes_secret"];
+        assert!(
+            secret.block.attributes["data"].sensitive && secret.block.attributes["binary_data"].sensitive
+        );
+        assert!(p.schema().resources["kubernetes_namespace"].data_bearing);
+        assert!(p.schema().provider.attributes["kubeconfig"].sensitive);
+    }
+}
