@@ -8,12 +8,12 @@ use anyhow::Context;
 use lanestack_azure::AzureProvider;
 use lanestack_builtin::BuiltinProvider;
 use lanestack_engine::Providers;
-use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_engine::config::{self, Loaded, Stack};
 use lanestack_engine::diag::Sources;
 use lanestack_engine::eval::inputs::resolve_variables;
 use lanestack_engine::graph::DepGraph;
 use lanestack_engine::state::{LockGuard, StateFile, StateStore, lock};
+use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_model::Value;
 
 use crate::Reported;

@@ -12,7 +12,7 @@
 //! ends ("done"/"failed"), so a crash at any point leaves a record of what may exist. A failed
 //! step skips its dependents and lets independent branches finish.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,11 +23,11 @@ use lanestack_model::{
 };
 
 use crate::config::{ResourceBlock, Stack};
+use crate::configure::{self, configure_providers};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{self, Scope};
 use crate::expand::{self, Tables};
 use crate::graph::{DepGraph, Node};
-use crate::plan::planner::configure_providers;
 use crate::plan::{Plan, PlanMode, PlannedChange, StateRef};
 use crate::registry::Providers;
 use crate::secrets::Seal;
@@ -158,6 +158,15 @@ pub async fn apply(
     let mut diags = Diagnostics::new();
     let prior_state = store.state().clone();
     configure_providers(stack, graph, &prior_state, providers, &mut tables, cwd, &mut diags).await;
+    // Late providers from what existed when the plan was made (for its deletes); the walk
+    // configures them again once what they refer to is applied.
+    let before = |addr: &ResourceAddress| match plan.change(addr) {
+        Some(c) => c.change.before.clone(),
+        None => prior_state.resources.get(addr).map(|r| r.value.clone()),
+    };
+    let instances = configure::instances_by_block(&prior_state);
+    let configured =
+        configure::configure_late(stack, providers, &tables, cwd, &before, &instances, &mut diags).await;
     if diags.has_errors() {
         return Err(ApplyError::Configure(diags));
     }
@@ -209,6 +218,9 @@ pub async fn apply(
             failed_deletes: &failed_deletes,
             pending: HashMap::new(),
             outputs: &mut outputs,
+            late: configure::late_providers(stack),
+            configured,
+            pending_configs: BTreeMap::new(),
         };
         let status = walk(&deps, &mut visitor, parallelism, cancel).await;
         fatal = visitor.fatal.take();
@@ -604,6 +616,7 @@ type PendingNode = (Vec<Step>, Vec<(ResourceAddress, Value)>);
 enum NodeIo {
     Steps(Vec<Result<Value, StepError>>),
     Data(Vec<Result<Value, ProviderError>>),
+    Configured(Result<(), ProviderError>),
 }
 
 struct Applier<'a, 'e> {
@@ -622,6 +635,12 @@ struct Applier<'a, 'e> {
     /// Per node: the steps in flight, and the values of the instances that needed none.
     pending: HashMap<usize, PendingNode>,
     outputs: &'a mut BTreeMap<String, OutputState>,
+    /// The providers configured from resources ([`crate::configure`]).
+    late: BTreeSet<String>,
+    /// The configuration each late provider was last given.
+    configured: BTreeMap<String, Value>,
+    /// The configurations being given.
+    pending_configs: BTreeMap<String, Value>,
 }
 
 impl Applier<'_, '_> {
@@ -632,6 +651,36 @@ impl Applier<'_, '_> {
     fn fail_config(&mut self, d: Diagnostic) -> Started<NodeIo> {
         self.report.diagnostics.push(d);
         Started::Done(false)
+    }
+
+    /// A provider configured from resources, now that they are applied: configured again when
+    /// that gives another configuration than the one it has.
+    fn start_late_provider(&mut self, _n: usize, name: &str) -> Started<NodeIo> {
+        let (Some(block), Some(provider)) =
+            (self.stack.providers.get(name), self.providers.get(name).cloned())
+        else {
+            return Started::Done(false);
+        };
+        let (config, d) = eval::eval_body(&block.body, &provider.schema().provider, &self.scope());
+        if d.has_errors() {
+            self.report.diagnostics.extend(d.0);
+            return Started::Done(false);
+        }
+        if config.contains_unknown() {
+            return self.fail_config(
+                Diagnostic::error(
+                    "lanestack::provider_unknown",
+                    format!("provider {name:?}'s configuration is still unknown after what it refers to was applied"),
+                )
+                .at(block.span.clone(), "configured here"),
+            );
+        }
+        if self.configured.get(name).is_some_and(|c| c.unmark() == config.unmark()) {
+            return Started::Done(true);
+        }
+        let unmarked = config.unmark();
+        self.pending_configs.insert(name.to_owned(), config);
+        Started::Io(Box::pin(async move { NodeIo::Configured(provider.configure(&unmarked).await) }))
     }
 
     fn start_resource(&mut self, n: usize, block: &ResourceBlock) -> Started<NodeIo> {
@@ -878,7 +927,8 @@ impl Applier<'_, '_> {
                 self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
                 ok
             }
-            None => false,
+            // A provider node answers for itself, never for a resource.
+            Some(NodeIo::Configured(_)) | None => false,
         }
     }
 }
@@ -974,6 +1024,7 @@ impl Visitor for Applier<'_, '_> {
     fn start(&mut self, n: usize) -> Started<NodeIo> {
         let stack = self.stack;
         match &self.nodes[n] {
+            Node::Provider(name) if self.late.contains(name) => self.start_late_provider(n, name),
             Node::Variable(_) | Node::Provider(_) => Started::Done(true),
             Node::Local(name) => match eval::eval(&stack.locals[name].value, &self.scope()) {
                 Ok(v) => {
@@ -1005,9 +1056,26 @@ impl Visitor for Applier<'_, '_> {
     }
 
     fn finish(&mut self, n: usize, out: Option<NodeIo>) -> bool {
-        let Node::Resource(addr) = &self.nodes[n] else { return false };
-        let block = &self.stack.resources[addr];
-        self.finish_resource(n, block, out)
+        match (&self.nodes[n], out) {
+            (Node::Provider(name), Some(NodeIo::Configured(result))) => {
+                let config = self.pending_configs.remove(name);
+                match result {
+                    Ok(()) => {
+                        self.configured.extend(config.map(|c| (name.clone(), c)));
+                        true
+                    }
+                    Err(e) => {
+                        self.report.diagnostics.push(configure::refused(self.stack, name, &e));
+                        false
+                    }
+                }
+            }
+            (Node::Resource(addr), out) => {
+                let block = &self.stack.resources[addr];
+                self.finish_resource(n, block, out)
+            }
+            _ => false,
+        }
     }
 
     fn before_launch(&mut self) -> bool {

@@ -6,6 +6,7 @@
 //!   checks.
 //! - [`eval`]: the expression evaluator (unknown and sensitive marks), functions, variable inputs.
 //! - [`graph`]: the dependency graph, cycle reports and DOT.
+//! - `configure`: providers configured early (from variables) or late (from resources).
 //! - [`plan`]: refresh, diff and the [`plan::Plan`] value; [`decide`] chooses actions.
 //! - [`apply`]: carrying out a plan in dependency order with bounded concurrency.
 //! - [`recover`]: resolving steps interrupted by a crash.
@@ -28,6 +29,7 @@
 
 pub mod apply;
 pub mod config;
+mod configure;
 pub mod decide;
 pub mod diag;
 pub mod diff;

@@ -133,8 +133,10 @@ pub trait Provider: Send + Sync {
     fn schema(&self) -> &ProviderSchema;
 
     /// Receives the evaluated `provider` block (null when the stack has none). Called before
-    /// any other IO method, and possibly again with the same configuration (recovery, then
-    /// plan): it must be idempotent.
+    /// any other IO method, and possibly again (recovery, then plan): it must be idempotent.
+    /// A block that refers to resources (a cluster's credentials) is configured from their
+    /// values, and again, with the new configuration replacing the old, once apply has
+    /// changed them.
     fn configure<'a>(&'a self, config: &'a Value) -> BoxFuture<'a, Result<(), ProviderError>>;
 
     /// Checks a resource's configuration beyond what its schema says (cross-attribute rules).
@@ -144,6 +146,10 @@ pub trait Provider: Send + Sync {
     }
 
     /// Reports the facts for a planned change to one resource instance.
+    ///
+    /// May be called before `configure` when the provider's configuration refers to values
+    /// known only after apply (the cluster it manages objects in is created by the same plan):
+    /// the facts must then come from the configuration and prior state alone, without IO.
     fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>>;
 
     /// Carries out one step (create, update or delete) and returns the new state (`Null` after

@@ -160,7 +160,8 @@ impl Plan {
 }
 
 /// Configures every provider that the stack or the state uses, evaluating their `provider`
-/// blocks with the variables and with the locals that need no resource. Plan and apply do this
+/// blocks with the variables and with the locals that need no resource (and, for blocks that
+/// refer to resources, with the state's values). Plan and apply do this
 /// themselves; call it directly only before [`crate::recover::recover`].
 pub async fn configure(
     stack: &crate::config::Stack,
@@ -172,6 +173,11 @@ pub async fn configure(
 ) -> crate::diag::Diagnostics {
     let mut tables = crate::expand::Tables { vars: variables.clone(), ..Default::default() };
     let mut diags = crate::diag::Diagnostics::new();
-    planner::configure_providers(stack, graph, state, providers, &mut tables, cwd, &mut diags).await;
+    crate::configure::configure_providers(stack, graph, state, providers, &mut tables, cwd, &mut diags).await;
+    // Late providers from the state recorded: recovery reads objects back with them.
+    let recorded =
+        |addr: &lanestack_model::ResourceAddress| state.resources.get(addr).map(|r| r.value.clone());
+    let instances = crate::configure::instances_by_block(state);
+    crate::configure::configure_late(stack, providers, &tables, cwd, &recorded, &instances, &mut diags).await;
     diags
 }

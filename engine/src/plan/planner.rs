@@ -1,6 +1,6 @@
 //! The planner: refresh, walk, ask providers, decide.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 
 use super::{Plan, PlanMode, PlanOptions, PlannedChange, StateRef};
 use crate::config::{RefTarget, ResourceBlock, Stack};
+use crate::configure::{self, configure_providers};
 use crate::decide::{Facts, decide};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::eval::{self, Scope};
@@ -54,13 +55,52 @@ pub async fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
-    let refreshed = if opts.refresh {
-        refresh(state, providers, opts.parallelism, &mut diags).await
+    // Early providers' objects first: late providers are configured from what they read.
+    let late = configure::late_providers(stack);
+    let is_late = |addr: &ResourceAddress| late.contains(addr.block.provider());
+    let mut refreshed = if opts.refresh {
+        refresh(state, |a| !is_late(a), providers, opts.parallelism, &mut diags).await
     } else {
         HashMap::new()
     };
     if diags.has_errors() {
         return Err(diags);
+    }
+    if !late.is_empty() {
+        let now = |addr: &ResourceAddress| match refreshed.get(addr) {
+            Some(live) => live.clone(),
+            None => state.resources.get(addr).map(|r| r.value.clone()),
+        };
+        let instances = configure::instances_by_block(state);
+        let configured =
+            configure::configure_late(stack, providers, &tables, cwd, &now, &instances, &mut diags).await;
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        for name in late.iter().filter(|n| !configured.contains_key(*n)) {
+            let recorded = state.resources.keys().filter(|a| a.block.provider() == name).count();
+            if recorded > 0 && opts.refresh {
+                let mut d = Diagnostic::warning(
+                    "lanestack::not_refreshed",
+                    format!(
+                        "provider {name:?} is configured from values known only after apply: its {recorded} recorded \
+                         object(s) were not read, and plan from the state recorded"
+                    ),
+                );
+                if let Some(block) = stack.providers.get(name) {
+                    d = d.at(block.span.clone(), "configured from resources here");
+                }
+                diags.push(d);
+            }
+        }
+        if opts.refresh {
+            let ready = |a: &ResourceAddress| configured.contains_key(a.block.provider());
+            let more = refresh(state, ready, providers, opts.parallelism, &mut diags).await;
+            refreshed.extend(more);
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
     }
 
     let (nodes, deps) = graph.walk_order();
@@ -164,71 +204,12 @@ pub async fn plan(
     Ok((plan, diags))
 }
 
-/// Evaluates the variables and locals that need no resource, then every provider block used by
-/// the stack or the state, and configures the providers.
-pub(crate) async fn configure_providers(
-    stack: &Stack,
-    graph: &DepGraph,
-    state: &StateFile,
-    providers: &Providers,
-    tables: &mut Tables,
-    cwd: &Path,
-    diags: &mut Diagnostics,
-) {
-    for node in graph.order() {
-        if let Node::Local(name) = node {
-            let local = &stack.locals[name];
-            let scope = Scope::new(&*tables, &stack.dir, cwd);
-            // Locals that need resources stay unknown here; the walk evaluates them for real.
-            if let Ok(v) = eval::eval(&local.value, &scope) {
-                tables.locals.insert(name.clone(), v);
-            }
-        }
-    }
-    let mut used: BTreeSet<&str> = stack.resources.keys().map(BlockAddress::provider).collect();
-    used.extend(state.resources.keys().map(|a| a.block.provider()));
-    used.extend(stack.providers.keys().map(String::as_str));
-    for name in used {
-        let Some(provider) = providers.get(name) else {
-            let mut d =
-                Diagnostic::error("lanestack::unknown_provider", format!("no provider named {name:?}"));
-            if let Some(block) = stack.providers.get(name) {
-                d = d.at(block.span.clone(), "this provider is not available");
-            }
-            diags.push(d);
-            continue;
-        };
-        let config = match stack.providers.get(name) {
-            Some(block) => {
-                let scope = Scope::new(&*tables, &stack.dir, cwd);
-                let (v, d) = eval::eval_body(&block.body, &provider.schema().provider, &scope);
-                let failed = d.has_errors();
-                diags.extend(d);
-                if failed {
-                    continue;
-                }
-                v
-            }
-            None => Value::Null,
-        };
-        if let Err(e) = provider.configure(&config.unmark()).await {
-            let mut d = Diagnostic::error(
-                "lanestack::provider_configure",
-                format!("provider {name:?} could not be configured: {e}"),
-            );
-            if let Some(block) = stack.providers.get(name) {
-                d = d.at(block.span.clone(), "configured here");
-            }
-            diags.push(d);
-        }
-    }
-}
-
-/// Reads every recorded resource from its provider, `parallelism` at a time. Returns the
+/// Reads every recorded resource that `only` selects from its provider, `parallelism` at a time. Returns the
 /// resources whose live object differs from state (`None`: it is gone); the others are as
 /// recorded.
 async fn refresh(
     state: &StateFile,
+    only: impl Fn(&ResourceAddress) -> bool,
     providers: &Providers,
     parallelism: usize,
     diags: &mut Diagnostics,
@@ -236,7 +217,7 @@ async fn refresh(
     tracing::debug!(resources = state.resources.len(), parallelism, "refreshing");
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallelism.max(1)));
     let mut tasks = JoinSet::new();
-    for (addr, rs) in &state.resources {
+    for (addr, rs) in state.resources.iter().filter(|(a, _)| only(a)) {
         let Some(provider) = providers.get(addr.block.provider()).cloned() else { continue };
         let addr = addr.clone();
         let recorded = rs.value.clone();

@@ -85,6 +85,10 @@ struct Object {
 #[derive(Debug, Default)]
 struct Inner {
     configured: Option<Value>,
+    /// Every configuration received, in order.
+    configurations: Vec<Value>,
+    /// `configure` fails.
+    refuse_configuration: bool,
     /// Live objects by id.
     cloud: BTreeMap<String, Object>,
     calls: Vec<Call>,
@@ -99,6 +103,7 @@ struct Inner {
 /// engine an `Arc<dyn Provider>` clone of it, keeping the concrete one for assertions.
 #[derive(Debug)]
 pub struct FakeProvider {
+    name: String,
     schema: ProviderSchema,
     inner: Mutex<Inner>,
 }
@@ -126,7 +131,13 @@ impl FakeProvider {
     /// A fake serving exactly the resource types in `schema` (whose names must start with
     /// `fake_`).
     pub fn new(schema: ProviderSchema) -> FakeProvider {
-        FakeProvider { schema, inner: Mutex::new(Inner::default()) }
+        FakeProvider::named(NAME, schema)
+    }
+
+    /// A fake named `name`, serving the resource types in `schema` (whose names must start
+    /// with `<name>_`), for stacks that use two providers.
+    pub fn named(name: &str, schema: ProviderSchema) -> FakeProvider {
+        FakeProvider { name: name.to_owned(), schema, inner: Mutex::new(Inner::default()) }
     }
 
     /// A fake with the types of a realistic plan review: `fake_thing` ([`thing_schema`]); a
@@ -199,6 +210,21 @@ impl FakeProvider {
     /// The configuration `configure` received, if it was called.
     pub fn configured(&self) -> Option<Value> {
         self.lock().configured.clone()
+    }
+
+    /// Makes every later `configure` fail.
+    pub fn refuse_configuration(&self) {
+        self.lock().refuse_configuration = true;
+    }
+
+    /// Forgets the configuration, as a new process would start (the cloud stays).
+    pub fn forget_configuration(&self) {
+        self.lock().configured = None;
+    }
+
+    /// Every configuration `configure` received, in order.
+    pub fn configurations(&self) -> Vec<Value> {
+        self.lock().configurations.clone()
     }
 
     // ----- the cloud --------------------------------------------------------------------------
@@ -503,7 +529,7 @@ fn fill_computed(block: &Block, mut state: Value, id: &str) -> Value {
 
 impl Provider for FakeProvider {
     fn name(&self) -> &str {
-        NAME
+        &self.name
     }
 
     fn schema(&self) -> &ProviderSchema {
@@ -514,14 +540,22 @@ impl Provider for FakeProvider {
         Box::pin(async move {
             let mut inner = self.lock();
             inner.calls.push(Call { kind: CallKind::Configure, address: String::new() });
-            // The contract allows configuring again, but only with the same configuration.
-            if inner.configured.as_ref().is_some_and(|c| c != config) {
+            // The contract allows configuring again: the same configuration, or for a block
+            // that refers to resources, a new one once they changed. Never unknowns.
+            if config.contains_unknown() || config.contains_sensitive() {
                 return Err(ProviderError::new(
                     ErrorKind::Invalid,
-                    "configured again with a different configuration",
+                    "configured with unknown or marked values",
+                ));
+            }
+            if inner.refuse_configuration {
+                return Err(ProviderError::new(
+                    ErrorKind::Unauthorized,
+                    "the endpoint refused the credentials",
                 ));
             }
             inner.configured = Some(config.clone());
+            inner.configurations.push(config.clone());
             Ok(())
         })
     }
@@ -541,10 +575,9 @@ impl Provider for FakeProvider {
 
     fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
         Box::pin(async move {
+            // No configuration needed: plan may come before configure when the provider's
+            // configuration is known only after apply (the provider contract).
             self.record(CallKind::Plan, request.address);
-            if self.lock().configured.is_none() {
-                return Err(invalid(request.address, "plan before configure"));
-            }
             let block = self.block(request.address)?;
             self.check_config(request.address, block, request.config)?;
             if let Some(prior) = request.prior_state {
@@ -567,6 +600,9 @@ impl Provider for FakeProvider {
         Box::pin(async move {
             let address = request.address;
             self.record(CallKind::Read, address);
+            if self.lock().configured.is_none() {
+                return Err(invalid(address, "read before configure"));
+            }
             let block = self.block(address)?;
             self.check_state(address, block, request.state, "state")?;
             let inner = self.lock();

@@ -6,6 +6,7 @@ mod cancel;
 mod diagnostics;
 mod fake;
 mod harness;
+mod late;
 mod lifecycle;
 mod mangled;
 mod noise;
