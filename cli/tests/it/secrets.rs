@@ -221,3 +221,59 @@ provider "azure" {
     }
     assert_no_canary_in_files(&stack);
 }
+
+/// A Kubernetes Secret's data: the ANF service principal's password in `kubernetes_secret.anf`
+/// of examples/kubernetes-on-aks, applied into the emulated cluster through the kubernetes
+/// provider (itself configured from the cluster's sensitive kubeconfig, a credential too).
+/// Neither appears in any output, log, plan file or error at any verbosity — and the secret
+/// does reach the cluster, base64-encoded as the API keeps it.
+#[test]
+fn a_kubernetes_secrets_data_never_appears_in_any_output() {
+    let stack = Stack::example("kubernetes-on-aks");
+    let var = format!("anf_client_secret={CANARY}");
+    let var = var.as_str();
+    let commands: [(&[&str], i32); 13] = [
+        (&["-vvv", "plan", "--emulator", "--var", var, "--out", "k8s.plan"], 0),
+        (&["show", "k8s.plan"], 0),
+        (&["show", "k8s.plan", "--format", "json"], 0),
+        (&["show", "k8s.plan", "--format", "markdown"], 0),
+        (&["-vvv", "apply", "k8s.plan", "--emulator", "--var", var], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--detailed-exitcode"], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--json"], 0),
+        // Another value: an update whose diff must show neither value.
+        (&["-vvv", "apply", "--auto-approve", "--emulator", "--var", "anf_client_secret=rotated"], 0),
+        (&["-vvv", "apply", "--auto-approve", "--emulator", "--var", var], 0),
+        (&["state", "show", "kubernetes_secret.anf"], 0),
+        (&["show", "--format", "json"], 0),
+        // A refused configuration names the field, not the value.
+        (&["plan", "--emulator", "--var", var, "--var", "undeclared=1"], 1),
+        (&["-vvv", "destroy", "--auto-approve", "--emulator", "--var", var], 0),
+    ];
+    let mut applied_into_the_cluster = false;
+    for (args, code) in commands {
+        let run = stack.run(args);
+        run.code(code);
+        assert_no_canary(&run);
+        if args.contains(&"k8s.plan") && args[1] == "apply" {
+            applied_into_the_cluster = emulator_files_hold(&stack, &base64(CANARY));
+        }
+    }
+    assert!(applied_into_the_cluster, "the secret never reached the emulated cluster");
+    assert!(!emulator_files_hold(&stack, &base64(CANARY)), "destroy left the secret in the cluster");
+    assert_no_canary_in_files(&stack);
+}
+
+/// Whether any file the embedded emulator keeps holds `needle`.
+fn emulator_files_hold(stack: &Stack, needle: &str) -> bool {
+    let dir = stack.path(".lanestack/emulator");
+    std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries.flatten().any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(needle)))
+        })
+        .unwrap_or(false)
+}
+
+fn base64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -261,6 +261,9 @@ pub(crate) fn cluster_schema() -> ResourceSchema {
             "kube_config_raw",
             Attribute::computed(s())
                 .sensitive()
+                // Credentials rotate (and the local emulator's move with its port): a new one
+                // is read on every refresh and handed on, never shown as drift.
+                .owned_by(Owner::Server)
                 .describe("The user kubeconfig from listClusterUserCredential (sensitive)."),
         )
         .attr("id", id());
