@@ -4,6 +4,8 @@
 use lanestack_emulator::{Bucket, ConfigFile, Emulator, EmulatorConfig, Faults, Rule, Throttling};
 use serde_json::{Value, json};
 
+mod kube;
+
 const RG: &str = "/subscriptions/sub-1/resourceGroups/rg1";
 const NET: &str = "2024-05-01";
 
