@@ -67,6 +67,8 @@ pub(crate) struct Cloud {
     lro_polls: u32,
     lro_min: Duration,
     clock: u64,
+    /// The Kubernetes objects of the managed clusters, dropped with their cluster.
+    pub(crate) kube: crate::kube::Store,
 }
 
 /// How a write went, for the HTTP layer to answer.
@@ -96,6 +98,7 @@ impl Cloud {
             lro_polls,
             lro_min,
             clock: 0,
+            kube: crate::kube::Store::new(seed ^ 0x6b75_6265),
         }
     }
 
@@ -117,6 +120,25 @@ impl Cloud {
             self.remove_tree(&k);
         }
         Ok(())
+    }
+
+    /// Loads the Kubernetes objects saved by [`Cloud::kube_json`], keeping those of clusters
+    /// that still exist.
+    pub(crate) fn load_kube(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        self.kube.load(text)?;
+        let live: std::collections::HashSet<String> = self
+            .resources
+            .values()
+            .filter(|r| r.kind == Kind::ManagedCluster)
+            .map(|r| crate::kube::cluster_key(&r.id))
+            .collect();
+        self.kube.retain_clusters(|k| live.contains(k));
+        Ok(())
+    }
+
+    /// The Kubernetes objects as saved on disk.
+    pub(crate) fn kube_json(&self) -> String {
+        self.kube.to_json()
     }
 
     /// The objects as saved on disk.
@@ -553,8 +575,10 @@ impl Cloud {
             match r.kind {
                 Kind::Peering => crate::kinds::peering_removed(self, r),
                 Kind::VirtualNetwork => crate::kinds::vnet_removed(self, &key(&r.id)),
-                // AKS deletes its node resource group (and the network in it) with the cluster.
+                // AKS deletes its node resource group (and the network in it) with the cluster,
+                // and its API server's objects are gone.
                 Kind::ManagedCluster => {
+                    self.kube.drop_cluster(&crate::kube::cluster_key(&r.id));
                     if let Some(node_rg) =
                         r.body.pointer("/properties/nodeResourceGroup").and_then(Value::as_str)
                     {

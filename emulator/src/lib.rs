@@ -30,6 +30,7 @@ pub mod arm;
 mod cloud;
 pub mod config;
 mod kinds;
+mod kube;
 mod log;
 mod net;
 mod rng;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 pub use arm::{ArmError, Kind, normalize_location};
 pub use config::{Bucket, ConfigFile, EmulatorConfig, Faults, Latency, Rule, Throttling};
 pub use kinds::TIB;
+pub use kube::cluster_key as kubernetes_cluster_key;
 pub use log::LogEntry;
 
 /// The service principal and subscription that the CLI's embedded emulator expects and gives
@@ -99,10 +101,11 @@ impl Emulator {
             }
             _ => None,
         };
-        let shared = Arc::new(server::Shared::new(config)?);
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let shared = Arc::new(server::Shared::new(config, ca_pem.clone())?);
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let _ = shared.endpoint.set(format!("{}://{addr}", shared.scheme));
         let task = tokio::spawn(server::serve(listener, shared.clone(), tls.map(|t| t.acceptor)));
         Ok(Emulator { addr, ca_pem, ca_file, shared, task })
     }
@@ -116,6 +119,13 @@ impl Emulator {
     /// `http://` when HTTPS is off).
     pub fn endpoint(&self) -> String {
         format!("{}://{}", self.shared.scheme, self.addr)
+    }
+
+    /// The base URL of a managed cluster's Kubernetes API (`{endpoint}/k8s/{cluster-key}`,
+    /// the server of its `listClusterUserCredential` kubeconfig), given the cluster's ARM id
+    /// in any case. The API answers while the cluster exists.
+    pub fn kubernetes_server(&self, cluster_id: &str) -> String {
+        format!("{}/k8s/{}", self.endpoint(), kube::cluster_key(cluster_id))
     }
 
     /// The PEM of the CA that signed the server's certificate, when serving HTTPS.

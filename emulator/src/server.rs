@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +25,10 @@ pub(crate) struct Shared {
     pub(crate) config: EmulatorConfig,
     /// `https` or `http`, for the URLs the emulator hands out.
     pub(crate) scheme: &'static str,
+    /// The base URL (`scheme://address`), set once the listener is bound.
+    pub(crate) endpoint: OnceLock<String>,
+    /// The PEM of the CA, when serving HTTPS (the clusters' kubeconfigs carry it).
+    ca_pem: Option<String>,
     pub(crate) cloud: Mutex<Cloud>,
     throttle: Mutex<Throttle>,
     faults: Mutex<Rng>,
@@ -40,7 +44,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(config: EmulatorConfig) -> std::io::Result<Shared> {
+    pub(crate) fn new(config: EmulatorConfig, ca_pem: Option<String>) -> std::io::Result<Shared> {
         let mut cloud = Cloud::new(
             config.faults.seed,
             config.lro_polls,
@@ -54,10 +58,17 @@ impl Shared {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
+            match std::fs::read_to_string(dir.join("kube.json")) {
+                Ok(text) => cloud.load_kube(&text).map_err(std::io::Error::other)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(Shared {
             faults: Mutex::new(Rng::new(config.faults.seed ^ 0x5eed)),
             scheme: if config.https { "https" } else { "http" },
+            endpoint: OnceLock::new(),
+            ca_pem,
             config,
             cloud: Mutex::new(cloud),
             throttle: Mutex::new(Throttle::default()),
@@ -69,10 +80,13 @@ impl Shared {
 
     fn save(&self, cloud: &Cloud) {
         let Some(dir) = &self.config.data_dir else { return };
-        let tmp = dir.join("arm.json.tmp");
         // Best effort: a failed save loses the change on restart, as a crashed cloud would.
-        if std::fs::write(&tmp, cloud.to_json()).is_ok() {
-            let _ = std::fs::rename(&tmp, dir.join("arm.json"));
+        // Each file is written whole and renamed into place.
+        for (name, text) in [("arm.json", cloud.to_json()), ("kube.json", cloud.kube_json())] {
+            let tmp = dir.join(format!("{name}.tmp"));
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, dir.join(name));
+            }
         }
     }
 
@@ -161,6 +175,7 @@ pub(crate) async fn handle(
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (auth, if_match, if_none_match) =
         (header("authorization"), header("if-match"), header("if-none-match"));
+    let (content_type, user_agent) = (header("content-type"), header("user-agent"));
     let identity = IdentityHeaders {
         metadata: header("metadata"),
         identity_header: header("x-identity-header").or_else(|| header("secret")),
@@ -169,6 +184,45 @@ pub(crate) async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    if path == "/k8s" || path.starts_with("/k8s/") {
+        // A cluster's Kubernetes API: its own auth, no ARM checks, throttling or faults.
+        let at_ms = shared.started.elapsed().as_millis() as u64;
+        let query = parse_query(&query);
+        let server_address = shared
+            .endpoint
+            .get()
+            .and_then(|e| e.split_once("://").map(|(_, a)| a.to_owned()))
+            .unwrap_or(host);
+        let request = crate::kube::Request {
+            method: method.as_str(),
+            path: &path,
+            query: &query,
+            authorization: auth.as_deref(),
+            content_type: content_type.as_deref(),
+            user_agent: user_agent.as_deref(),
+            body: &body,
+            server_address: &server_address,
+            lro_polls: shared.config.lro_polls,
+        };
+        let answer = {
+            let mut cloud = lock(&shared.cloud);
+            let answer = crate::kube::handle(&mut cloud, &request);
+            if answer.changed {
+                shared.save(&cloud);
+            }
+            answer
+        };
+        shared.record(LogEntry {
+            seq: 0,
+            at_ms,
+            method: method.to_string(),
+            path,
+            status: answer.status,
+            note: answer.note,
+            resource: answer.resource,
+        });
+        return Ok(to_response(Reply::json(answer.status, answer.body)));
+    }
     let ctx = Ctx {
         method: method.clone(),
         path: path.clone(),
@@ -591,7 +645,12 @@ fn dispatch(shared: &Shared, ctx: &Ctx, target: Target) -> Reply {
             }
             let mut cloud = lock(&shared.cloud);
             match (kind, action.as_str()) {
-                (Kind::ManagedCluster, _) => match crate::workloads::user_credential(&cloud, &id) {
+                (Kind::ManagedCluster, _) => match crate::workloads::user_credential(
+                    &cloud,
+                    &id,
+                    shared.endpoint.get().unwrap_or(&ctx.base),
+                    shared.ca_pem.as_deref(),
+                ) {
                     Ok(body) => Reply::json(200, body),
                     Err(e) => e.into(),
                 },

@@ -431,20 +431,38 @@ pub(crate) fn cluster_envelope(
     Ok(())
 }
 
-/// The answer to `listClusterUserCredential`: one base64 kubeconfig whose server is the
-/// cluster's fqdn. Its token is derived from the cluster, so it is the same on every call.
-pub(crate) fn user_credential(cloud: &Cloud, cluster_id: &str) -> Result<Value, ArmError> {
+/// The bearer token of a cluster's user kubeconfig, derived from the cluster, so it is the
+/// same on every call; the cluster's Kubernetes API accepts it.
+pub(crate) fn cluster_token(c: &crate::cloud::Stored) -> String {
+    let fqdn = c.body.pointer("/properties/fqdn").and_then(Value::as_str).unwrap_or_default();
+    fnv(&format!("{}|{fqdn}", key(&c.id)))
+}
+
+/// The answer to `listClusterUserCredential`: one base64 kubeconfig whose server is the cluster's Kubernetes API on
+/// the emulator (`{endpoint}/k8s/{cluster-key}`), with the emulator's CA when it serves HTTPS.
+pub(crate) fn user_credential(
+    cloud: &Cloud,
+    cluster_id: &str,
+    endpoint: &str,
+    ca_pem: Option<&str>,
+) -> Result<Value, ArmError> {
     let Some(c) = cloud.resources().get(&key(cluster_id)).filter(|r| r.kind == Kind::ManagedCluster) else {
         return Err(ArmError::not_found(Kind::ManagedCluster, cluster_id));
     };
-    let fqdn = c.body.pointer("/properties/fqdn").and_then(Value::as_str).unwrap_or_default();
     let name = name_of(&c.id);
     let rg = c.id.split('/').nth(4).unwrap_or_default();
-    let token = fnv(&format!("{}|{fqdn}", key(&c.id)));
-    let ca = base64::engine::general_purpose::STANDARD.encode(format!("emulated CA of {name}"));
+    let token = cluster_token(c);
+    let ca = match ca_pem {
+        Some(pem) => format!(
+            "    certificate-authority-data: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        ),
+        None => String::new(),
+    };
+    let server = format!("{endpoint}/k8s/{}", crate::kube::cluster_key(&c.id));
     let user = format!("clusterUser_{rg}_{name}");
     let config = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {ca}\n    server: https://{fqdn}:443\n  name: {name}\ncontexts:\n- context:\n    cluster: {name}\n    user: {user}\n  name: {name}\ncurrent-context: {name}\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    token: {token}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n{ca}    server: {server}\n  name: {name}\ncontexts:\n- context:\n    cluster: {name}\n    user: {user}\n  name: {name}\ncurrent-context: {name}\npreferences: {{}}\nusers:\n- name: {user}\n  user:\n    token: {token}\n"
     );
     Ok(json!({ "kubeconfigs": [{
         "name": "clusterUser",

@@ -4,6 +4,8 @@
 use lanestack_emulator::{Bucket, ConfigFile, Emulator, EmulatorConfig, Faults, Rule, Throttling};
 use serde_json::{Value, json};
 
+mod kube;
+
 const RG: &str = "/subscriptions/sub-1/resourceGroups/rg1";
 const NET: &str = "2024-05-01";
 
@@ -595,7 +597,12 @@ fn managed_clusters_provision_slowly_and_hand_out_a_kubeconfig() {
             .decode(r.body["kubeconfigs"][0]["value"].as_str().unwrap())
             .unwrap();
         let config = String::from_utf8(config).unwrap();
-        assert!(config.contains(&format!("server: https://{fqdn}:443")), "{config}");
+        // The server is the cluster's Kubernetes API on the emulator (plain HTTP here: no CA).
+        let server = c.emulator.kubernetes_server(&cluster);
+        assert!(server.starts_with(&format!("{}/k8s/", c.emulator.endpoint())), "{server}");
+        assert!(config.contains(&format!("server: {server}\n")), "{config}");
+        assert!(!config.contains("certificate-authority-data"), "{config}");
+        assert!(!fqdn.is_empty());
     });
 }
 

@@ -110,7 +110,10 @@ fn cluster_lifecycle_with_its_kubeconfig() {
         assert!(matches!(kubeconfig, Value::Sensitive(_)), "the kubeconfig is not marked sensitive");
         let kubeconfig = kubeconfig.unmark();
         let kubeconfig = kubeconfig.as_str().unwrap();
-        assert!(kubeconfig.contains(&format!("server: https://{fqdn}:443")), "{kubeconfig}");
+        // The server is the cluster's Kubernetes API on the emulator.
+        let server = cloud.emulator.kubernetes_server(&cluster_path());
+        assert!(kubeconfig.contains(&format!("server: {server}\n")), "{kubeconfig}");
+        let first_kubeconfig = kubeconfig.to_owned();
         assert!(kubeconfig.contains("user: clusterUser_rg-lanes_aks-lanes"));
         let (_, c) = cloud.arm("GET", &cluster_path(), AKS, None).await;
         assert_eq!(c["properties"]["agentPoolProfiles"][0]["name"], "agentpool");
@@ -155,7 +158,11 @@ fn cluster_lifecycle_with_its_kubeconfig() {
         let new_fqdn = attr(&state, CLUSTER, "fqdn");
         assert!(new_fqdn.as_str().unwrap().starts_with("lanes2-"));
         let kubeconfig = attr(&state, CLUSTER, "kube_config_raw");
-        assert!(kubeconfig.unmark().as_str().unwrap().contains(new_fqdn.as_str().unwrap()));
+        // The new cluster's kubeconfig: the same server (same id), a new token.
+        let kubeconfig = kubeconfig.unmark();
+        let kubeconfig = kubeconfig.as_str().unwrap();
+        assert!(kubeconfig.contains(&cloud.emulator.kubernetes_server(&cluster_path())), "{kubeconfig}");
+        assert_ne!(kubeconfig, first_kubeconfig);
         no_changes(&cloud.plan().await);
 
         cloud.destroy().await;

@@ -1,0 +1,453 @@
+//! The Kubernetes API of every emulated AKS cluster, on the emulator's own port under
+//! `/k8s/{cluster-key}` ([`cluster_key`]), where `listClusterUserCredential`'s kubeconfig
+//! points.
+//!
+//! It answers as the real API server documents: discovery (`/api`, `/api/v1`, `/apis`,
+//! `/version`), GET, LIST, POST, PUT, PATCH (JSON merge patch and server-side apply) and
+//! DELETE, `dryRun=All`, `Status` refusals with the real reasons and messages, uids,
+//! resourceVersions, creation timestamps and `managedFields`. Auth is the kubeconfig's bearer
+//! token; ARM's token, `api-version`, throttling and faults do not apply here.
+//!
+//! Modules: `store` (the objects, generic over kinds; namespaces' termination), `types` (the
+//! table of kinds and their rules: namespaces and secrets), `fields` (field ownership and
+//! server-side apply), `status` (the `Status` errors).
+
+mod fields;
+mod status;
+mod store;
+mod types;
+
+use serde_json::{Value, json};
+
+pub(crate) use status::KubeError;
+pub(crate) use store::Store;
+use store::{Op, Write};
+use types::KindInfo;
+
+use crate::arm::Kind;
+use crate::cloud::Cloud;
+
+/// The Kubernetes version the emulated clusters report.
+const GIT_VERSION: &str = "v1.30.6";
+
+/// The stable key of a managed cluster in Kubernetes API paths: 16 lowercase hex digits of a
+/// hash (FNV-1a, 64 bits) of its ARM id, case-insensitive.
+pub fn cluster_key(cluster_id: &str) -> String {
+    let id = crate::cloud::key(cluster_id);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A request under `/k8s`.
+pub(crate) struct Request<'a> {
+    pub(crate) method: &'a str,
+    /// The whole path, `/k8s/...`.
+    pub(crate) path: &'a str,
+    pub(crate) query: &'a [(String, String)],
+    pub(crate) authorization: Option<&'a str>,
+    pub(crate) content_type: Option<&'a str>,
+    pub(crate) user_agent: Option<&'a str>,
+    pub(crate) body: &'a [u8],
+    /// `host:port` of the server, for discovery.
+    pub(crate) server_address: &'a str,
+    /// How many GETs a terminating namespace survives.
+    pub(crate) lro_polls: u32,
+}
+
+impl Request<'_> {
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The answer, for the HTTP layer.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+    pub(crate) note: Option<String>,
+    /// What the request touched, for the log: `k8s/{cluster}/{plural}/{namespace}/{name}`.
+    pub(crate) resource: Option<String>,
+    /// Whether the store changed (and should be saved).
+    pub(crate) changed: bool,
+}
+
+impl Answer {
+    fn ok(status: u16, body: Value) -> Answer {
+        Answer { status, body, note: None, resource: None, changed: false }
+    }
+}
+
+impl From<KubeError> for Answer {
+    fn from(e: KubeError) -> Answer {
+        Answer::ok(e.code, e.body())
+    }
+}
+
+/// The current time as Kubernetes writes it (RFC 3339, seconds, UTC).
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// The cluster a key names, and the token its kubeconfig carries.
+fn find_cluster(cloud: &Cloud, key: &str) -> Option<String> {
+    cloud
+        .resources()
+        .values()
+        .filter(|r| r.kind == Kind::ManagedCluster)
+        .find(|r| cluster_key(&r.id) == key)
+        .map(crate::workloads::cluster_token)
+}
+
+/// Handles one request under `/k8s`.
+pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
+    let rest = req.path.strip_prefix("/k8s").unwrap_or_default();
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let (key, rest) = rest.split_once('/').map_or((rest, ""), |(k, r)| (k, r));
+    let Some(token) = find_cluster(cloud, key) else {
+        return KubeError::no_route().into();
+    };
+    let presented = req.authorization.and_then(|a| a.strip_prefix("Bearer "));
+    if presented != Some(token.as_str()) {
+        let mut a = Answer::from(KubeError::unauthorized());
+        a.note = Some("unauthorized".into());
+        return a;
+    }
+    let now = now_rfc3339();
+    let seeded = cloud.kube.ensure_cluster(key, &now);
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let mut answer = match segs.as_slice() {
+        [] | ["api"] | ["api", "v1"] | ["apis"] | ["version"] => discovery(req, &segs),
+        ["api", "v1", resource @ ..] => resource_request(cloud, req, key, "v1", resource, &now),
+        ["apis", group, version, resource @ ..] if !resource.is_empty() => {
+            resource_request(cloud, req, key, &format!("{group}/{version}"), resource, &now)
+        }
+        _ => KubeError::no_route().into(),
+    };
+    answer.changed |= seeded;
+    answer
+}
+
+fn discovery(req: &Request<'_>, segs: &[&str]) -> Answer {
+    if req.method != "GET" {
+        return KubeError::method_not_allowed().into();
+    }
+    let body = match segs {
+        [] => json!({ "paths": ["/api", "/api/v1", "/apis", "/version"] }),
+        ["api"] => json!({
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": req.server_address }],
+        }),
+        ["api", "v1"] => {
+            let resources: Vec<Value> = types::KINDS
+                .iter()
+                .filter(|k| k.group_version == "v1")
+                .map(|k| {
+                    let mut r = json!({
+                        "name": k.plural,
+                        "singularName": k.singular,
+                        "namespaced": k.namespaced,
+                        "kind": k.kind,
+                        "verbs": k.verbs,
+                    });
+                    if !k.short_names.is_empty() {
+                        r["shortNames"] = json!(k.short_names);
+                    }
+                    r
+                })
+                .collect();
+            json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources })
+        }
+        ["apis"] => json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }),
+        _ => {
+            let minor = GIT_VERSION.split('.').nth(1).unwrap_or_default();
+            json!({
+                "major": "1",
+                "minor": minor,
+                "gitVersion": GIT_VERSION,
+                "gitCommit": "0000000000000000000000000000000000000000",
+                "gitTreeState": "clean",
+                "buildDate": "2024-10-22T20:26:57Z",
+                "goVersion": "go1.22.8",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            })
+        }
+    };
+    Answer::ok(200, body)
+}
+
+/// `labelSelector`'s equality-based requirements: `k=v`, `k==v`, `k!=v`, `k`, `!k`.
+fn selector(text: &str) -> impl Fn(&Value) -> bool + use<> {
+    let reqs: Vec<(String, Option<String>, bool)> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|r| {
+            if let Some((k, v)) = r.split_once("!=") {
+                (k.trim().to_owned(), Some(v.trim().to_owned()), false)
+            } else if let Some((k, v)) = r.split_once("==").or_else(|| r.split_once('=')) {
+                (k.trim().to_owned(), Some(v.trim().to_owned()), true)
+            } else if let Some(k) = r.strip_prefix('!') {
+                (k.trim().to_owned(), None, false)
+            } else {
+                (r.to_owned(), None, true)
+            }
+        })
+        .collect();
+    move |o: &Value| {
+        let labels = o.pointer("/metadata/labels");
+        reqs.iter().all(|(k, v, positive)| {
+            let have = labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+            match (v, positive) {
+                (Some(v), true) => have == Some(v.as_str()),
+                (Some(v), false) => have != Some(v.as_str()),
+                (None, true) => have.is_some(),
+                (None, false) => have.is_none(),
+            }
+        })
+    }
+}
+
+/// Where a resource path points.
+enum Target {
+    /// `/{plural}` of a cluster-scoped kind, or across all namespaces.
+    Collection {
+        namespace: Option<String>,
+    },
+    Item {
+        namespace: String,
+        name: String,
+    },
+}
+
+fn resource_request(
+    cloud: &mut Cloud,
+    req: &Request<'_>,
+    cluster: &str,
+    group_version: &str,
+    segs: &[&str],
+    now: &str,
+) -> Answer {
+    let parsed: Option<(&'static KindInfo, Target)> = match segs {
+        [plural] => types::find(group_version, plural).map(|k| (k, Target::Collection { namespace: None })),
+        [plural, name] => types::find(group_version, plural)
+            .filter(|k| !k.namespaced)
+            .map(|k| (k, Target::Item { namespace: String::new(), name: (*name).to_owned() })),
+        ["namespaces", ns, plural] => types::find(group_version, plural)
+            .filter(|k| k.namespaced)
+            .map(|k| (k, Target::Collection { namespace: Some((*ns).to_owned()) })),
+        ["namespaces", ns, plural, name] => types::find(group_version, plural)
+            .filter(|k| k.namespaced)
+            .map(|k| (k, Target::Item { namespace: (*ns).to_owned(), name: (*name).to_owned() })),
+        _ => None,
+    };
+    let Some((kind, target)) = parsed else {
+        return KubeError::no_route().into();
+    };
+    let dry_run = match req.query("dryRun") {
+        None => false,
+        Some("All") => true,
+        Some(other) => {
+            return KubeError::bad_request(format!(
+                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+            ))
+            .into();
+        }
+    };
+    let manager = req
+        .query("fieldManager")
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .or_else(|| {
+            req.user_agent
+                .map(|ua| ua.split('/').next().unwrap_or_default().to_owned())
+                .filter(|m| !m.is_empty())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let store = &mut cloud.kube;
+    let resource = |ns: &str, name: &str| {
+        Some(match ns {
+            "" => format!("k8s/{cluster}/{}/{name}", kind.plural),
+            _ => format!("k8s/{cluster}/{}/{ns}/{name}", kind.plural),
+        })
+    };
+    let parse_body = |kind: &KindInfo| -> Result<Value, KubeError> {
+        serde_json::from_slice(req.body).map_err(|e| {
+            KubeError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {e}",
+                kind.kind, kind.group_version, kind.kind
+            ))
+        })
+    };
+    let write = |store: &mut Store, namespace: &str, name: Option<&str>, op: Op, body: Value| -> Answer {
+        let w = Write { kind, namespace, name, op, body, manager: &manager, dry_run, now };
+        match store.write(cluster, w) {
+            Err(e) => e.into(),
+            Ok(written) => {
+                let name =
+                    written.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let mut a = Answer::ok(written.status, written.object.clone());
+                a.resource = resource(namespace, name);
+                a.changed = written.stored;
+                if written.stored && written.status == 201 {
+                    a.note = Some("created".into());
+                }
+                a
+            }
+        }
+    };
+    match (target, req.method) {
+        (Target::Collection { namespace }, "GET") => {
+            if req.query("watch").is_some_and(|w| w == "true" || w == "1") {
+                return KubeError::method_not_allowed().into();
+            }
+            let keep = selector(req.query("labelSelector").unwrap_or_default());
+            match store.list(cluster, kind, namespace.as_deref(), keep) {
+                Ok(list) => Answer::ok(200, list),
+                Err(e) => e.into(),
+            }
+        }
+        (Target::Collection { namespace }, "POST") if namespace.is_some() || !kind.namespaced => {
+            let body = match parse_body(kind) {
+                Ok(b) => b,
+                Err(e) => return e.into(),
+            };
+            write(store, namespace.as_deref().unwrap_or_default(), None, Op::Create, body)
+        }
+        (Target::Item { namespace, name }, "GET") => match store.get(cluster, kind, &namespace, &name) {
+            Ok((object, changed)) => {
+                let mut a = Answer::ok(200, object);
+                a.changed = changed;
+                a
+            }
+            Err(e) => {
+                let mut a = Answer::from(e);
+                // The GET that ended a namespace's termination removed it.
+                a.changed = kind.plural == "namespaces";
+                a
+            }
+        },
+        (Target::Item { namespace, name }, "PUT") => {
+            let body = match parse_body(kind) {
+                Ok(b) => b,
+                Err(e) => return e.into(),
+            };
+            write(store, &namespace, Some(&name), Op::Replace, body)
+        }
+        (Target::Item { namespace, name }, "PATCH") => {
+            let content_type = req.content_type.unwrap_or_default();
+            let media = content_type.split(';').next().unwrap_or_default().trim();
+            let force = req.query("force").map(|f| f == "true" || f == "1");
+            let op = match media {
+                "application/merge-patch+json" => {
+                    if force.is_some() {
+                        return invalid_patch_options(
+                            "force",
+                            "Forbidden: may not be specified for non-apply patch",
+                        );
+                    }
+                    Op::MergePatch
+                }
+                "application/apply-patch+yaml" => {
+                    if req.query("fieldManager").is_none_or(str::is_empty) {
+                        return invalid_patch_options(
+                            "fieldManager",
+                            "Required value: is required for apply requests",
+                        );
+                    }
+                    Op::Apply { force: force.unwrap_or(false) }
+                }
+                _ => {
+                    return KubeError::new(
+                        415,
+                        "UnsupportedMediaType",
+                        format!(
+                            "the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/apply-patch+yaml{}",
+                            if media.is_empty() { String::new() } else { format!(" (got {media})") }
+                        ),
+                    )
+                    .into();
+                }
+            };
+            let body = if matches!(op, Op::Apply { .. }) {
+                match serde_json::from_slice::<Value>(req.body) {
+                    Ok(v) => v,
+                    Err(_) => match std::str::from_utf8(req.body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| lanestack_kube::yaml::document(text).map_err(|e| e.to_string()))
+                    {
+                        Ok(v) => v,
+                        Err(e) => return KubeError::bad_request(format!("error decoding YAML: {e}")).into(),
+                    },
+                }
+            } else {
+                match serde_json::from_slice::<Value>(req.body) {
+                    Ok(v) => v,
+                    Err(e) => return KubeError::bad_request(format!("error decoding patch: {e}")).into(),
+                }
+            };
+            write(store, &namespace, Some(&name), op, body)
+        }
+        (Target::Item { namespace, name }, "DELETE") => {
+            let options: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
+            let dry_run = dry_run
+                || options
+                    .get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| d.iter().any(|v| v == "All"));
+            match store.delete(cluster, kind, &namespace, &name, &options, dry_run, now, req.lro_polls) {
+                Ok((body, changed)) => {
+                    let mut a = Answer::ok(200, body);
+                    a.changed = changed;
+                    a.resource = resource(&namespace, &name);
+                    if changed {
+                        a.note = Some("deleted".into());
+                    }
+                    a
+                }
+                Err(e) => e.into(),
+            }
+        }
+        _ => KubeError::method_not_allowed().into(),
+    }
+}
+
+/// 422 for PatchOptions the real server refuses.
+fn invalid_patch_options(field: &str, detail: &str) -> Answer {
+    KubeError::new(422, "Invalid", format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {detail}"))
+        .into_invalid_details("PatchOptions", field, detail)
+        .into()
+}
+
+impl KubeError {
+    fn into_invalid_details(mut self, kind: &str, field: &str, detail: &str) -> KubeError {
+        let reason =
+            if detail.starts_with("Required") { "FieldValueRequired" } else { "FieldValueForbidden" };
+        self.details = Some(json!({
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{ "reason": reason, "message": detail, "field": field }],
+        }));
+        self
+    }
+}

@@ -1,0 +1,183 @@
+//! Kubernetes `Status` refusals: the reasons, codes and message shapes of the real API server
+//! (`k8s.io/apimachinery/pkg/api/errors` and `validation/field`).
+
+use serde_json::{Value, json};
+
+/// A refusal, answered as a `Status` object.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KubeError {
+    pub(crate) code: u16,
+    pub(crate) reason: &'static str,
+    pub(crate) message: String,
+    pub(crate) details: Option<Value>,
+}
+
+impl KubeError {
+    pub(crate) fn new(code: u16, reason: &'static str, message: impl Into<String>) -> KubeError {
+        KubeError { code, reason, message: message.into(), details: None }
+    }
+
+    fn with_details(mut self, details: Value) -> KubeError {
+        self.details = Some(details);
+        self
+    }
+
+    /// The `Status` body.
+    pub(crate) fn body(&self) -> Value {
+        let mut body = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            body["details"] = d.clone();
+        }
+        body
+    }
+
+    /// A path the server does not serve.
+    pub(crate) fn no_route() -> KubeError {
+        KubeError::new(404, "NotFound", "the server could not find the requested resource")
+            .with_details(json!({}))
+    }
+
+    pub(crate) fn unauthorized() -> KubeError {
+        KubeError::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    pub(crate) fn method_not_allowed() -> KubeError {
+        KubeError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+        .with_details(json!({}))
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> KubeError {
+        KubeError::new(400, "BadRequest", message)
+    }
+
+    pub(crate) fn not_found(plural: &str, name: &str) -> KubeError {
+        KubeError::new(404, "NotFound", format!("{plural} \"{name}\" not found"))
+            .with_details(json!({ "name": name, "kind": plural }))
+    }
+
+    pub(crate) fn already_exists(plural: &str, name: &str) -> KubeError {
+        KubeError::new(409, "AlreadyExists", format!("{plural} \"{name}\" already exists"))
+            .with_details(json!({ "name": name, "kind": plural }))
+    }
+
+    /// 409 Conflict: `Operation cannot be fulfilled on {plural} "{name}": {why}`.
+    pub(crate) fn conflict(plural: &str, name: &str, why: &str) -> KubeError {
+        KubeError::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {plural} \"{name}\": {why}"),
+        )
+        .with_details(json!({ "name": name, "kind": plural }))
+    }
+
+    /// The optimistic-concurrency refusal of a write with a stale `resourceVersion`.
+    pub(crate) fn modified(plural: &str, name: &str) -> KubeError {
+        KubeError::conflict(
+            plural,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    pub(crate) fn forbidden(plural: &str, name: &str, why: &str) -> KubeError {
+        KubeError::new(403, "Forbidden", format!("{plural} \"{name}\" is forbidden: {why}"))
+            .with_details(json!({ "name": name, "kind": plural }))
+    }
+
+    /// 422 Invalid, from field errors (at least one).
+    pub(crate) fn invalid(kind: &str, name: &str, errors: &[FieldError]) -> KubeError {
+        let listed: Vec<String> = errors.iter().map(FieldError::to_string).collect();
+        let summary = match listed.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let causes: Vec<Value> = errors
+            .iter()
+            .map(|e| json!({ "reason": e.reason, "message": e.detail, "field": e.field }))
+            .collect();
+        KubeError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {summary}"))
+            .with_details(json!({ "name": name, "kind": kind, "causes": causes }))
+    }
+
+    /// 409 from server-side apply: fields another manager owns with another value.
+    pub(crate) fn apply_conflicts(conflicts: &[(String, String)]) -> KubeError {
+        let message = match conflicts {
+            [(manager, field)] => format!("Apply failed with 1 conflict: conflict with {manager}: {field}"),
+            _ => {
+                let mut managers: Vec<&String> = conflicts.iter().map(|(m, _)| m).collect();
+                managers.sort();
+                managers.dedup();
+                let mut lines = Vec::new();
+                for m in managers {
+                    lines.push(format!("conflicts with {m}:"));
+                    for (_, field) in conflicts.iter().filter(|(o, _)| o == m) {
+                        lines.push(format!("- {field}"));
+                    }
+                }
+                format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+            }
+        };
+        let causes: Vec<Value> = conflicts
+            .iter()
+            .map(|(m, f)| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with {m}"), "field": f }))
+            .collect();
+        KubeError::new(409, "Conflict", message).with_details(json!({ "causes": causes }))
+    }
+}
+
+/// One `field.Error`: `{field}: {detail}`, where the detail starts with its type
+/// (`Invalid value: "x": ...`, `Forbidden: ...`, `Required value: ...`, `Too long: ...`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FieldError {
+    pub(crate) reason: &'static str,
+    pub(crate) field: String,
+    pub(crate) detail: String,
+}
+
+impl FieldError {
+    pub(crate) fn invalid(field: impl Into<String>, value: &str, why: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            detail: format!("Invalid value: {}: {why}", Value::from(value)),
+        }
+    }
+
+    pub(crate) fn forbidden(field: impl Into<String>, why: &str) -> FieldError {
+        FieldError { reason: "FieldValueForbidden", field: field.into(), detail: format!("Forbidden: {why}") }
+    }
+
+    pub(crate) fn required(field: impl Into<String>, why: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            detail: format!("Required value: {why}"),
+        }
+    }
+
+    pub(crate) fn too_long(field: impl Into<String>, max: usize) -> FieldError {
+        FieldError {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            detail: format!("Too long: must have at most {max} bytes"),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.detail)
+    }
+}

@@ -1,0 +1,330 @@
+//! The table of served kinds and each kind's rules: decoding checks (400), conversion and
+//! defaults, the strategy's server-set fields, and validation (422). Adding a kind (configmaps,
+//! a CRD) is adding a row to [`KINDS`] with its functions.
+
+use base64::Engine as _;
+use serde_json::{Map, Value, json};
+
+use super::status::FieldError;
+
+/// One served kind.
+pub(crate) struct KindInfo {
+    /// `v1` for core, `group/version` otherwise.
+    pub(crate) group_version: &'static str,
+    pub(crate) plural: &'static str,
+    pub(crate) singular: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: &'static [&'static str],
+    pub(crate) verbs: &'static [&'static str],
+    /// What decoding the body into the typed object refuses (answered 400).
+    pub(crate) decode: fn(&Value) -> Result<(), String>,
+    /// The conversion on the way in (Secret: `stringData` merged into `data`).
+    pub(crate) convert: fn(&mut Value),
+    /// The versioned type's defaults, given the object's name.
+    pub(crate) default: fn(&mut Value, &str),
+    /// The strategy: fields the server sets on create (`old` is `None`) or keeps on update.
+    pub(crate) prepare: fn(&mut Value, Option<&Value>),
+    /// Validation of the object (and of the change from `old`).
+    pub(crate) validate: fn(&Value, Option<&Value>) -> Vec<FieldError>,
+}
+
+const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
+
+/// Every served kind.
+pub(crate) const KINDS: &[KindInfo] = &[
+    KindInfo {
+        group_version: "v1",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short_names: &["ns"],
+        verbs: VERBS,
+        decode: decode_namespace,
+        convert: |_| {},
+        default: default_namespace,
+        prepare: prepare_namespace,
+        validate: validate_namespace,
+    },
+    KindInfo {
+        group_version: "v1",
+        plural: "secrets",
+        singular: "secret",
+        kind: "Secret",
+        namespaced: true,
+        short_names: &[],
+        verbs: &["create", "delete", "deletecollection", "get", "list", "patch", "update"],
+        decode: decode_secret,
+        convert: convert_secret,
+        default: default_secret,
+        prepare: |_, _| {},
+        validate: validate_secret,
+    },
+];
+
+pub(crate) fn find(group_version: &str, plural: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.group_version == group_version && k.plural == plural)
+}
+
+/// The names of the namespaces the API server refuses to delete.
+pub(crate) const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+/// The namespaces every cluster starts with.
+pub(crate) const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const CONFIG_KEY: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+/// The largest total size of a secret's data (keys and decoded values), in bytes.
+pub(crate) const MAX_SECRET_SIZE: usize = 1 << 20;
+
+fn is_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+fn is_subdomain(s: &str) -> bool {
+    s.split('.').all(is_label)
+}
+
+pub(crate) fn name_errors(name: &str, label: bool) -> Vec<FieldError> {
+    let (max, ok, why) = if label {
+        (63, is_label(name), DNS1123_LABEL)
+    } else {
+        (253, is_subdomain(name), DNS1123_SUBDOMAIN)
+    };
+    let mut out = Vec::new();
+    if name.len() > max {
+        out.push(FieldError::invalid(
+            "metadata.name",
+            name,
+            &format!("must be no more than {max} characters"),
+        ));
+    }
+    if !ok {
+        out.push(FieldError::invalid("metadata.name", name, why));
+    }
+    out
+}
+
+fn object_at<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !v.get(key).is_some_and(Value::is_object) {
+        v[key] = json!({});
+    }
+    v[key].as_object_mut().unwrap_or_else(|| unreachable!("just set to an object"))
+}
+
+fn string_map(v: &Value, field: &str, what: &str) -> Result<(), String> {
+    match v.get(field) {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(m)) => match m.iter().find(|(_, v)| !v.is_string() && !v.is_null()) {
+            Some((k, _)) => Err(format!(
+                "json: cannot unmarshal {} into Go struct field {what}.{field} of type string",
+                kind_of(&m[k])
+            )),
+            None => Ok(()),
+        },
+        Some(other) => Err(format!(
+            "json: cannot unmarshal {} into Go struct field {what}.{field} of type map[string]string",
+            kind_of(other)
+        )),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn decode_metadata(v: &Value, what: &str) -> Result<(), String> {
+    let Some(meta) = v.get("metadata") else { return Ok(()) };
+    if !meta.is_object() && !meta.is_null() {
+        return Err(format!(
+            "json: cannot unmarshal {} into Go struct field {what}.metadata of type v1.ObjectMeta",
+            kind_of(meta)
+        ));
+    }
+    string_map(meta, "labels", &format!("{what}.metadata"))?;
+    string_map(meta, "annotations", &format!("{what}.metadata"))
+}
+
+fn decode_namespace(v: &Value) -> Result<(), String> {
+    decode_metadata(v, "Namespace")?;
+    match v.pointer("/spec/finalizers") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        Some(other) => Err(format!(
+            "json: cannot unmarshal {} into Go struct field NamespaceSpec.spec.finalizers of type []v1.FinalizerName",
+            kind_of(other)
+        )),
+    }
+}
+
+fn default_namespace(v: &mut Value, name: &str) {
+    let meta = object_at(v, "metadata");
+    if !meta.get("labels").is_some_and(Value::is_object) {
+        meta.insert("labels".into(), json!({}));
+    }
+    if let Some(labels) = meta.get_mut("labels").and_then(Value::as_object_mut) {
+        labels.insert("kubernetes.io/metadata.name".into(), json!(name));
+    }
+}
+
+fn prepare_namespace(v: &mut Value, old: Option<&Value>) {
+    let obj = match v.as_object_mut() {
+        Some(o) => o,
+        None => return,
+    };
+    match old {
+        None => {
+            let mut finalizers: Vec<Value> = obj
+                .get("spec")
+                .and_then(|s| s.get("finalizers"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if !finalizers.iter().any(|f| f == "kubernetes") {
+                finalizers.push(json!("kubernetes"));
+            }
+            obj.insert("spec".into(), json!({ "finalizers": finalizers }));
+            obj.insert("status".into(), json!({ "phase": "Active" }));
+        }
+        Some(old) => {
+            // The main resource cannot change finalizers or status (their subresources can).
+            obj.insert("spec".into(), old.get("spec").cloned().unwrap_or_else(|| json!({})));
+            obj.insert("status".into(), old.get("status").cloned().unwrap_or_else(|| json!({})));
+        }
+    }
+}
+
+fn validate_namespace(v: &Value, _old: Option<&Value>) -> Vec<FieldError> {
+    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    name_errors(name, true)
+}
+
+fn decode_secret(v: &Value) -> Result<(), String> {
+    decode_metadata(v, "Secret")?;
+    string_map(v, "data", "Secret")?;
+    string_map(v, "stringData", "Secret")?;
+    if let Some(data) = v.get("data").and_then(Value::as_object) {
+        for s in data.values().filter_map(Value::as_str) {
+            if let Err(e) = base64::engine::general_purpose::STANDARD.decode(s) {
+                return Err(match e {
+                    base64::DecodeError::InvalidByte(at, _)
+                    | base64::DecodeError::InvalidLastSymbol(at, _) => {
+                        format!("illegal base64 data at input byte {at}")
+                    }
+                    base64::DecodeError::InvalidLength(at) => {
+                        format!("illegal base64 data at input byte {at}")
+                    }
+                    base64::DecodeError::InvalidPadding => {
+                        format!("illegal base64 data at input byte {}", s.len().saturating_sub(1))
+                    }
+                });
+            }
+        }
+    }
+    match v.get("type") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "json: cannot unmarshal {} into Go struct field Secret.type of type v1.SecretType",
+                kind_of(other)
+            ));
+        }
+    }
+    match v.get("immutable") {
+        None | Some(Value::Null | Value::Bool(_)) => Ok(()),
+        Some(other) => Err(format!(
+            "json: cannot unmarshal {} into Go struct field Secret.immutable of type bool",
+            kind_of(other)
+        )),
+    }
+}
+
+/// `stringData` is write-only: merged into `data`, base64-encoded, its keys winning.
+fn convert_secret(v: &mut Value) {
+    let Some(obj) = v.as_object_mut() else { return };
+    let Some(Value::Object(strings)) = obj.remove("stringData") else { return };
+    if strings.is_empty() {
+        return;
+    }
+    if !obj.get("data").is_some_and(Value::is_object) {
+        obj.insert("data".into(), json!({}));
+    }
+    if let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut) {
+        for (k, s) in strings {
+            let plain = s.as_str().unwrap_or_default();
+            data.insert(k, json!(base64::engine::general_purpose::STANDARD.encode(plain)));
+        }
+    }
+}
+
+fn default_secret(v: &mut Value, _name: &str) {
+    if v.get("type").and_then(Value::as_str).is_none_or(str::is_empty)
+        && let Some(obj) = v.as_object_mut()
+    {
+        obj.insert("type".into(), json!("Opaque"));
+    }
+}
+
+fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    if let Some(old) = old {
+        let (t, old_t) = (v.get("type").and_then(Value::as_str), old.get("type").and_then(Value::as_str));
+        if t != old_t {
+            errors.push(FieldError::invalid("type", t.unwrap_or_default(), "field is immutable"));
+        }
+        if old.get("immutable") == Some(&Value::Bool(true)) {
+            const WHY: &str = "field is immutable when `immutable` is set";
+            if v.get("immutable") != Some(&Value::Bool(true)) {
+                errors.push(FieldError::forbidden("immutable", WHY));
+            }
+            let empty = json!({});
+            if v.get("data").unwrap_or(&empty) != old.get("data").unwrap_or(&empty) {
+                errors.push(FieldError::forbidden("data", WHY));
+            }
+        }
+    }
+    errors.extend(name_errors(name, false));
+    let mut total = 0;
+    if let Some(data) = v.get("data").and_then(Value::as_object) {
+        for (k, value) in data {
+            let field = format!("data[{k}]");
+            if k.len() > 253 {
+                errors.push(FieldError::invalid(&field, k, "must be no more than 253 characters"));
+            }
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
+                errors.push(FieldError::invalid(&field, k, CONFIG_KEY));
+            }
+            if k == "." {
+                errors.push(FieldError::invalid(&field, k, "must not be '.'"));
+            } else if k == ".." {
+                errors.push(FieldError::invalid(&field, k, "must not be '..'"));
+            } else if k.starts_with("..") {
+                errors.push(FieldError::invalid(&field, k, "must not start with '..'"));
+            }
+            let decoded = value
+                .as_str()
+                .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+                .map_or(0, |d| d.len());
+            total += k.len() + decoded;
+        }
+    }
+    if total > MAX_SECRET_SIZE {
+        errors.push(FieldError::too_long("data", MAX_SECRET_SIZE));
+    }
+    errors
+}
