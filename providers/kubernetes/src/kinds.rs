@@ -96,7 +96,9 @@ impl Kind {
                     .describe("The namespace (default: `default`); changing it replaces the object."),
             );
         }
-        let block = Block::new().block("metadata", Nesting::Single, metadata);
+        let id = Attribute::computed(AttrType::String)
+            .describe("`namespace/name` for namespaced objects, `name` otherwise (known at plan time).");
+        let block = Block::new().block("metadata", Nesting::Single, metadata).attr("id", id);
         match self {
             Kind::Namespace => {
                 let mut schema = ResourceSchema::new(
@@ -273,7 +275,9 @@ impl Kind {
         metadata.insert("annotations".to_owned(), empty_as_null(attr(cfg_meta, "annotations")));
         metadata.insert("uid".to_owned(), computed("uid"));
         metadata.insert("resource_version".to_owned(), computed("resource_version"));
+        let id = self.id(&metadata);
         let mut planned = Map::new();
+        planned.insert("id".to_owned(), id);
         planned.insert("metadata".to_owned(), Value::Object(metadata));
         for (field, value) in secret_fields {
             planned.insert(field.to_owned(), value);
@@ -357,6 +361,7 @@ impl Kind {
         metadata.insert("uid".to_owned(), Value::from_json(&meta["uid"]));
         metadata.insert("resource_version".to_owned(), Value::from_json(&meta["resourceVersion"]));
         let mut state = Map::new();
+        state.insert("id".to_owned(), self.id(&metadata));
         state.insert("metadata".to_owned(), Value::Object(metadata));
         if self == Kind::Secret {
             let binary_keys = known(&["binary_data"]);
@@ -380,6 +385,17 @@ impl Kind {
             state.insert("immutable".to_owned(), Value::from_json(&live["immutable"]));
         }
         Value::Object(state)
+    }
+
+    /// The object's id, like Terraform's kubernetes provider's: `namespace/name` or `name`;
+    /// unknown while they are.
+    fn id(self, metadata: &Map) -> Value {
+        let part = |n: &str| metadata.get(n).and_then(Value::as_str);
+        match (self.namespaced(), part("namespace"), part("name")) {
+            (true, Some(ns), Some(name)) => Value::from(format!("{ns}/{name}")),
+            (false, _, Some(name)) => Value::from(name),
+            _ => Value::Unknown,
+        }
     }
 
     /// A short name for messages: `Secret ml/token`, `Namespace ml`.
@@ -459,6 +475,7 @@ mod tests {
         assert_eq!(p.get(&path("type")), Some(&Value::from("Opaque")));
         assert_eq!(p.get(&path("metadata.uid")), Some(&Value::Unknown));
         assert_eq!(p.get(&path("metadata.namespace")), Some(&Value::from("ml")));
+        assert_eq!(p.get(&path("id")), Some(&Value::from("ml/token")));
         assert!(r.requires_replace.is_empty());
         let object = Kind::Secret.object(p);
         assert_eq!(
@@ -485,6 +502,7 @@ mod tests {
         );
         assert_eq!(state.get(&path("metadata.labels")), Some(&Value::Null));
         assert_eq!(state.get(&path("metadata.resource_version")), Some(&Value::from("7")));
+        assert_eq!(state.get(&path("id")), Some(&Value::from("ml/token")));
         // Planned again from that state: no change, nothing replaced, the uid carried over.
         let again = Kind::Secret.plan(Some(&state), &secret_config(&[("a", "1"), ("bin", "x")]));
         assert!(again.requires_replace.is_empty());
