@@ -10,6 +10,12 @@ use crate::support::{Run, Stack};
 /// A value that appears nowhere unless the secret leaked.
 const CANARY: &str = "canary-5e1f0c7a-do-not-print";
 
+/// The input of a Kubernetes Secret's key derived from a non-sensitive variable (shown, as
+/// variables are) ...
+const PEPPER: &str = "pepper=pepper-7d3e91-shown";
+/// ... and the key's value, `upper(var.pepper)`, which must stay hidden.
+const PEPPER_DATA: &str = "PEPPER-7D3E91-SHOWN";
+
 const SENSITIVE_OUTPUT: &str = r#"
 output "token" {
   value     = var.api_token
@@ -230,37 +236,68 @@ provider "azure" {
 #[test]
 fn a_kubernetes_secrets_data_never_appears_in_any_output() {
     let stack = Stack::example("kubernetes-on-aks");
+    // A second key whose value comes from no sensitive input: only the schema's marking of a
+    // Secret's data keeps it hidden. The variable holds it in lowercase (variables are not
+    // secret and are shown); the Secret holds it in uppercase, which must never be shown.
+    let mut main = stack.read("main.hcl");
+    main = main.replace(
+        "    clientSecret = var.anf_client_secret\n",
+        "    clientSecret = var.anf_client_secret\n    pepper       = upper(var.pepper)\n",
+    );
+    main.push_str("\nvariable \"pepper\" {\n  type = string\n}\n");
+    stack.write("main.hcl", &main);
     let var = format!("anf_client_secret={CANARY}");
     let var = var.as_str();
     let commands: [(&[&str], i32); 13] = [
-        (&["-vvv", "plan", "--emulator", "--var", var, "--out", "k8s.plan"], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--var", PEPPER, "--out", "k8s.plan"], 0),
         (&["show", "k8s.plan"], 0),
         (&["show", "k8s.plan", "--format", "json"], 0),
         (&["show", "k8s.plan", "--format", "markdown"], 0),
-        (&["-vvv", "apply", "k8s.plan", "--emulator", "--var", var], 0),
-        (&["-vvv", "plan", "--emulator", "--var", var, "--detailed-exitcode"], 0),
-        (&["-vvv", "plan", "--emulator", "--var", var, "--json"], 0),
+        (&["-vvv", "apply", "k8s.plan", "--emulator", "--var", var, "--var", PEPPER], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--var", PEPPER, "--detailed-exitcode"], 0),
+        (&["-vvv", "plan", "--emulator", "--var", var, "--var", PEPPER, "--json"], 0),
         // Another value: an update whose diff must show neither value.
-        (&["-vvv", "apply", "--auto-approve", "--emulator", "--var", "anf_client_secret=rotated"], 0),
-        (&["-vvv", "apply", "--auto-approve", "--emulator", "--var", var], 0),
+        (
+            &[
+                "-vvv",
+                "apply",
+                "--auto-approve",
+                "--emulator",
+                "--var",
+                "anf_client_secret=rotated",
+                "--var",
+                PEPPER,
+            ],
+            0,
+        ),
+        (&["-vvv", "apply", "--auto-approve", "--emulator", "--var", var, "--var", PEPPER], 0),
         (&["state", "show", "kubernetes_secret.anf"], 0),
         (&["show", "--format", "json"], 0),
         // A refused configuration names the field, not the value.
-        (&["plan", "--emulator", "--var", var, "--var", "undeclared=1"], 1),
-        (&["-vvv", "destroy", "--auto-approve", "--emulator", "--var", var], 0),
+        (&["plan", "--emulator", "--var", var, "--var", PEPPER, "--var", "undeclared=1"], 1),
+        (&["-vvv", "destroy", "--auto-approve", "--emulator", "--var", var, "--var", PEPPER], 0),
     ];
     let mut applied_into_the_cluster = false;
     for (args, code) in commands {
         let run = stack.run(args);
         run.code(code);
         assert_no_canary(&run);
+        for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+            assert!(
+                !text.contains(PEPPER_DATA),
+                "`{}` printed the secret's data on {stream}:\n{text}",
+                run.line
+            );
+        }
         if args.contains(&"k8s.plan") && args[1] == "apply" {
-            applied_into_the_cluster = emulator_files_hold(&stack, &base64(CANARY));
+            applied_into_the_cluster = emulator_files_hold(&stack, &base64(CANARY))
+                && emulator_files_hold(&stack, &base64(PEPPER_DATA));
         }
     }
     assert!(applied_into_the_cluster, "the secret never reached the emulated cluster");
     assert!(!emulator_files_hold(&stack, &base64(CANARY)), "destroy left the secret in the cluster");
     assert_no_canary_in_files(&stack);
+    assert!(!stack.read("k8s.plan").contains(PEPPER_DATA), "the saved plan holds the secret's data");
 }
 
 /// Whether any file the embedded emulator keeps holds `needle`.
@@ -268,7 +305,9 @@ fn emulator_files_hold(stack: &Stack, needle: &str) -> bool {
     let dir = stack.path(".lanestack/emulator");
     std::fs::read_dir(&dir)
         .map(|entries| {
-            entries.flatten().any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(needle)))
+            entries
+                .flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(needle)))
         })
         .unwrap_or(false)
 }
