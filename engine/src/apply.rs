@@ -985,6 +985,10 @@ async fn apply_one(
             Err(StepError::Failed("the provider left values unknown after apply".to_owned()))
         }
         Ok(new) => Ok(new),
+        // Someone else's object where ours would go: it is not ours to record or replace.
+        Err(e) if prior.is_none() && e.kind == lanestack_model::ErrorKind::AlreadyExists => {
+            Err(StepError::Failed(e.to_string()))
+        }
         Err(e) => {
             // A failed create or update may still have left an object behind (a cloud
             // operation that failed half-way). Read it back so that state records it, tainted,

@@ -80,6 +80,11 @@ pub enum ErrorKind {
     NotFound,
     /// The object exists in a state that conflicts with the request.
     Conflict,
+    /// A create found the object already there, made by someone else: nothing was changed,
+    /// and what is there is not this stack's (the engine neither records nor replaces it).
+    /// Objects a provider made in an interrupted attempt of its own are found by recovery
+    /// reading them back, never reported so.
+    AlreadyExists,
     /// The server asked us to slow down; worth retrying later.
     Throttled,
     /// The request itself is wrong (bad attribute value); retrying will not help.

@@ -79,14 +79,11 @@ impl Kind {
                 "annotations",
                 Attribute::optional(map()).describe("Annotations lanestack applies; others' are left alone."),
             )
+            // No resource_version: it changes whenever anyone touches the object (a controller's
+            // label), so it would be drift on every plan and tell a reviewer nothing.
             .attr(
                 "uid",
                 Attribute::computed(AttrType::String).describe("The object's UID, set by the server."),
-            )
-            .attr(
-                "resource_version",
-                Attribute::computed(AttrType::String)
-                    .describe("The version of the object the state was read at."),
             );
         if self.namespaced() {
             metadata = metadata.attr(
@@ -274,7 +271,6 @@ impl Kind {
         metadata.insert("labels".to_owned(), empty_as_null(attr(cfg_meta, "labels")));
         metadata.insert("annotations".to_owned(), empty_as_null(attr(cfg_meta, "annotations")));
         metadata.insert("uid".to_owned(), computed("uid"));
-        metadata.insert("resource_version".to_owned(), computed("resource_version"));
         let id = self.id(&metadata);
         let mut planned = Map::new();
         planned.insert("id".to_owned(), id);
@@ -359,7 +355,6 @@ impl Kind {
             );
         }
         metadata.insert("uid".to_owned(), Value::from_json(&meta["uid"]));
-        metadata.insert("resource_version".to_owned(), Value::from_json(&meta["resourceVersion"]));
         let mut state = Map::new();
         state.insert("id".to_owned(), self.id(&metadata));
         state.insert("metadata".to_owned(), Value::Object(metadata));
@@ -501,7 +496,6 @@ mod tests {
             Some(&Value::object([("a", Value::from("1")), ("bin", Value::from("x"))]))
         );
         assert_eq!(state.get(&path("metadata.labels")), Some(&Value::Null));
-        assert_eq!(state.get(&path("metadata.resource_version")), Some(&Value::from("7")));
         assert_eq!(state.get(&path("id")), Some(&Value::from("ml/token")));
         // Planned again from that state: no change, nothing replaced, the uid carried over.
         let again = Kind::Secret.plan(Some(&state), &secret_config(&[("a", "1"), ("bin", "x")]));

@@ -185,7 +185,7 @@ impl Provider for KubernetesProvider {
                         match client.get(&path).await {
                             Ok(_) => {
                                 return Err(ProviderError::new(
-                                    ErrorKind::Conflict,
+                                    ErrorKind::AlreadyExists,
                                     format!(
                                         "{} already exists and is not managed by this stack; import it or delete it first",
                                         kind.describe(planned)
@@ -283,7 +283,8 @@ async fn delete(client: &Client, kind: Kind, prior: &Value) -> Result<(), Provid
 fn from_kube(e: &KubeError) -> ProviderError {
     let kind = match e {
         KubeError::NotFound(_) => ErrorKind::NotFound,
-        KubeError::AlreadyExists(_) | KubeError::Conflict(_) => ErrorKind::Conflict,
+        KubeError::AlreadyExists(_) => ErrorKind::AlreadyExists,
+        KubeError::Conflict(_) => ErrorKind::Conflict,
         KubeError::Invalid(_) => ErrorKind::Invalid,
         KubeError::Unauthorized(_) | KubeError::Forbidden(_) | KubeError::TokenFile { .. } => {
             ErrorKind::Unauthorized
