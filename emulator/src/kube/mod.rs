@@ -93,6 +93,11 @@ pub(crate) fn now_rfc3339() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
+    rfc3339(secs)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 (UTC).
+fn rfc3339(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -449,5 +454,36 @@ impl KubeError {
             "causes": [{ "reason": reason, "message": detail, "field": field }],
         }));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn cluster_keys_ignore_case_and_are_16_hex_digits() {
+        let id = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/K";
+        let key = cluster_key(id);
+        assert_eq!(key.len(), 16);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(key, cluster_key(&id.to_lowercase()));
+        assert_ne!(key, cluster_key(&id.replace("/K", "/L")));
+    }
+
+    #[test]
+    fn label_selectors_match_equality_requirements() {
+        let o = serde_json::json!({ "metadata": { "labels": { "app": "web", "tier": "front" } } });
+        assert!(selector("app=web,tier")(&o));
+        assert!(selector("app==web,!missing,tier!=back")(&o));
+        assert!(!selector("app=db")(&o));
+        assert!(!selector("!app")(&o));
     }
 }

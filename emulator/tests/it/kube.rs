@@ -112,51 +112,55 @@ fn without_details(v: &Value) -> Value {
     v
 }
 
+/// An HTTPS emulator with rg1 and the cluster `k` made through ARM, and the cluster's kubeconfig.
+async fn https_cluster() -> (Emulator, String) {
+    let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
+    let emulator = Emulator::start(config).await.unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = emulator.ca_certificate_pem().unwrap().to_owned();
+    let arm = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let base = emulator.endpoint();
+    let form = "grant_type=client_credentials&client_id=app&client_secret=s";
+    let token: Value = arm
+        .post(format!("{base}/t/oauth2/v2.0/token"))
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let put = |url: String, body: Value| arm.put(url).bearer_auth(token).json(&body).send();
+    let r =
+        put(format!("{base}{RG}?api-version=2024-03-01"), json!({ "location": "westeurope" })).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        put(format!("{base}{CLUSTER}?api-version={AKS}"), cluster_body()).await.unwrap().status(),
+        201
+    );
+    let r: Value = arm
+        .post(format!("{base}{CLUSTER}/listClusterUserCredential?api-version={AKS}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (emulator, kubeconfig(&r))
+}
+
 #[test]
 fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
     rt().block_on(async {
-        let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
-        let emulator = Emulator::start(config).await.unwrap();
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (emulator, config) = https_cluster().await;
         let pem = emulator.ca_certificate_pem().unwrap().to_owned();
-        let arm = reqwest::Client::builder()
-            .tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap())
-            .build()
-            .unwrap();
         let base = emulator.endpoint();
-        let form = "grant_type=client_credentials&client_id=app&client_secret=s";
-        let token: Value = arm
-            .post(format!("{base}/t/oauth2/v2.0/token"))
-            .body(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap();
-        let put = |url: String, body: Value| arm.put(url).bearer_auth(token).json(&body).send();
-        assert_eq!(
-            put(format!("{base}{RG}?api-version=2024-03-01"), json!({ "location": "westeurope" }))
-                .await
-                .unwrap()
-                .status(),
-            201
-        );
-        assert_eq!(
-            put(format!("{base}{CLUSTER}?api-version={AKS}"), cluster_body()).await.unwrap().status(),
-            201
-        );
-        let r: Value = arm
-            .post(format!("{base}{CLUSTER}/listClusterUserCredential?api-version={AKS}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let config = kubeconfig(&r);
+        let token = "an ARM token is not a cluster token";
         let server = field(&config, "server").unwrap();
         assert_eq!(server, emulator.kubernetes_server(&CLUSTER.to_uppercase()));
         assert!(server.starts_with("https://127.0.0.1:"), "{server}");
@@ -215,7 +219,7 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         let r = kube.get("/api/v1/configmaps").await;
         assert_eq!((r.status, &r.body["reason"]), (404, &json!("NotFound")));
 
-        // Auth: the kubeconfig's token only; ARM's tokens are no good here.
+        // Auth: the kubeconfig's bearer token only.
         let unauthorized = status(401, "Unauthorized", "Unauthorized");
         for bearer in [None, Some(token), Some("forged")] {
             let mut req = http.get(format!("{server}/api/v1/namespaces"));
@@ -240,6 +244,32 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         let kube_calls: Vec<_> = log.iter().filter(|e| e.path.starts_with("/k8s/")).collect();
         assert_eq!(kube_calls.len(), 10);
         assert_eq!(kube_calls.iter().filter(|e| e.status == 401).count(), 3);
+    });
+}
+
+#[test]
+fn lanestack_kubes_client_reads_the_kubeconfig_and_works_against_the_api() {
+    rt().block_on(async {
+        let (_emulator, config) = https_cluster().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, &config).unwrap();
+        let config = lanestack_kube::Config::from_kubeconfig(&path, None).unwrap();
+        let client = lanestack_kube::Client::new(&config).unwrap();
+        let collection = lanestack_kube::resource_path("v1", Some("default"), "secrets", None);
+        let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s" }, "stringData": { "k": "v" } });
+        let created = client.create(&collection, &secret).await.unwrap();
+        assert_eq!(created["data"]["k"], "dg==");
+        let again = client.create(&collection, &secret).await.unwrap_err();
+        assert!(matches!(again, lanestack_kube::Error::AlreadyExists(_)), "{again}");
+        let item = lanestack_kube::resource_path("v1", Some("default"), "secrets", Some("s"));
+        assert_eq!(client.get(&item).await.unwrap(), created);
+        let bad = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "t" }, "data": { "a b": "dg==" } });
+        let err = client.create(&collection, &bad).await.unwrap_err();
+        let api = err.api().unwrap();
+        assert_eq!((api.code, api.reason.as_str(), api.causes.len()), (422, "Invalid", 1));
+        client.delete(&item).await.unwrap();
+        assert!(matches!(client.get(&item).await.unwrap_err(), lanestack_kube::Error::NotFound(_)));
     });
 }
 
