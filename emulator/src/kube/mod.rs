@@ -273,10 +273,15 @@ fn resource_request(
         None => false,
         Some("All") => true,
         Some(other) => {
-            return KubeError::bad_request(format!(
-                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
-            ))
-            .into();
+            let options = match req.method {
+                "POST" => "CreateOptions",
+                "PUT" => "UpdateOptions",
+                "PATCH" => "PatchOptions",
+                "DELETE" => "DeleteOptions",
+                _ => "ListOptions",
+            };
+            let detail = format!("Unsupported value: \"{other}\": supported values: \"All\"");
+            return invalid_options(options, "dryRun", "FieldValueNotSupported", &detail);
         }
     };
     let manager = req
@@ -366,8 +371,10 @@ fn resource_request(
             let op = match media {
                 "application/merge-patch+json" => {
                     if force.is_some() {
-                        return invalid_patch_options(
+                        return invalid_options(
+                            "PatchOptions",
                             "force",
+                            "FieldValueForbidden",
                             "Forbidden: may not be specified for non-apply patch",
                         );
                     }
@@ -375,9 +382,11 @@ fn resource_request(
                 }
                 "application/apply-patch+yaml" => {
                     if req.query("fieldManager").is_none_or(str::is_empty) {
-                        return invalid_patch_options(
+                        return invalid_options(
+                            "PatchOptions",
                             "fieldManager",
-                            "Required value: is required for apply requests",
+                            "FieldValueRequired",
+                            "Required value: is required for apply patch",
                         );
                     }
                     Op::Apply { force: force.unwrap_or(false) }
@@ -437,24 +446,16 @@ fn resource_request(
     }
 }
 
-/// 422 for PatchOptions the real server refuses.
-fn invalid_patch_options(field: &str, detail: &str) -> Answer {
-    KubeError::new(422, "Invalid", format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {detail}"))
-        .into_invalid_details("PatchOptions", field, detail)
-        .into()
-}
-
-impl KubeError {
-    fn into_invalid_details(mut self, kind: &str, field: &str, detail: &str) -> KubeError {
-        let reason =
-            if detail.starts_with("Required") { "FieldValueRequired" } else { "FieldValueForbidden" };
-        self.details = Some(json!({
-            "group": "meta.k8s.io",
-            "kind": kind,
-            "causes": [{ "reason": reason, "message": detail, "field": field }],
-        }));
-        self
-    }
+/// 422 for request options the real server refuses (`ValidatePatchOptions` and the like).
+fn invalid_options(options: &str, field: &str, reason: &str, detail: &str) -> Answer {
+    let mut e =
+        KubeError::new(422, "Invalid", format!("{options}.meta.k8s.io \"\" is invalid: {field}: {detail}"));
+    e.details = Some(json!({
+        "group": "meta.k8s.io",
+        "kind": options,
+        "causes": [{ "reason": reason, "message": detail, "field": field }],
+    }));
+    e.into()
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub(crate) const KINDS: &[KindInfo] = &[
         kind: "Secret",
         namespaced: true,
         short_names: &[],
-        verbs: &["create", "delete", "deletecollection", "get", "list", "patch", "update"],
+        verbs: VERBS,
         decode: decode_secret,
         convert: convert_secret,
         default: default_secret,
@@ -299,6 +299,7 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
         }
     }
     errors.extend(name_errors(name, false));
+    errors.extend(type_errors(v));
     let mut total = 0;
     if let Some(data) = v.get("data").and_then(Value::as_object) {
         for (k, value) in data {
@@ -327,4 +328,38 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
         errors.push(FieldError::too_long("data", MAX_SECRET_SIZE));
     }
     errors
+}
+
+/// The keys each built-in secret type requires (`ValidateSecret` in the API server).
+fn type_errors(v: &Value) -> Vec<FieldError> {
+    let data = v.get("data").and_then(Value::as_object);
+    let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
+    let decoded = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .and_then(Value::as_str)
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .unwrap_or_default()
+    };
+    let required = |k: &str| FieldError::required(format!("data[{k}]"), "");
+    match v.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "kubernetes.io/tls" => ["tls.crt", "tls.key"].into_iter().filter(|k| !has(k)).map(required).collect(),
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            vec![required("username"), required("password")]
+        }
+        "kubernetes.io/ssh-auth" if decoded("ssh-privatekey").is_empty() => vec![required("ssh-privatekey")],
+        "kubernetes.io/dockerconfigjson" => {
+            if !has(".dockerconfigjson") {
+                return vec![required(".dockerconfigjson")];
+            }
+            match serde_json::from_slice::<Map<String, Value>>(&decoded(".dockerconfigjson")) {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![FieldError::invalid(
+                    "data[.dockerconfigjson]",
+                    "<secret contents redacted>",
+                    &e.to_string(),
+                )],
+            }
+        }
+        _ => Vec::new(),
+    }
 }

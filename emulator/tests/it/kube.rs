@@ -372,8 +372,12 @@ fn secrets_follow_the_api_servers_rules_and_errors() {
         let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "big" }, "stringData": { "k": big } })).await;
         assert_eq!(r.body["message"], "Secret \"big\" is invalid: data: Too long: must have at most 1048576 bytes");
         assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueTooLong");
-        let r = kube.merge(&at("s"), json!({ "type": "kubernetes.io/tls" })).await;
-        assert_eq!(r.body["message"], "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable");
+        // Built-in types require their keys.
+        let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "tls" }, "type": "kubernetes.io/tls", "data": { "tls.crt": b64("c") } })).await;
+        assert_eq!(r.body["message"], "Secret \"tls\" is invalid: data[tls.key]: Required value");
+        assert_eq!(r.body["details"]["causes"][0], json!({ "reason": "FieldValueRequired", "message": "Required value", "field": "data[tls.key]" }));
+        let r = kube.merge(&at("s"), json!({ "type": "example.com/custom" })).await;
+        assert_eq!(r.body["message"], "Secret \"s\" is invalid: type: Invalid value: \"example.com/custom\": field is immutable");
         let r = kube.send("PATCH", &at("s"), Some(b"[]".to_vec()), "application/json-patch+json").await;
         assert_eq!((r.status, &r.body["reason"]), (415, &json!("UnsupportedMediaType")));
         let r = kube.post(&at("s"), json!({})).await;
@@ -463,7 +467,7 @@ fn server_side_apply_owns_fields_and_reports_conflicts() {
         // fieldManager is required.
         let r = kube.apply(at, config(json!({ "a": b64("1") }))).await;
         assert_eq!((r.status, &r.body["reason"]), (422, &json!("Invalid")));
-        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply requests");
+        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
 
         // Apply creates.
         let r = kube.apply(&format!("{at}?fieldManager=ssa"), config(json!({ "a": b64("1"), "b": b64("2") }))).await;
@@ -485,6 +489,9 @@ fn server_side_apply_owns_fields_and_reports_conflicts() {
         assert_eq!(r.body["data"], json!({ "a": b64("1") }));
         assert_eq!(r.body["metadata"]["managedFields"][0]["fieldsV1"]["f:data"], json!({ "f:a": {} }));
 
+        // force is for apply only.
+        let r = kube.merge(&format!("{at}?fieldManager=x&force=true"), json!({})).await;
+        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
         // Another manager changes a: it owns a now.
         let r = kube.merge(&format!("{at}?fieldManager=kubectl-edit"), json!({ "data": { "a": b64("edited") } })).await;
         assert_eq!(r.status, 200);
@@ -540,6 +547,11 @@ fn dry_runs_validate_and_store_nothing() {
         assert!(r.body["metadata"].get("resourceVersion").is_none(), "{}", r.body);
         let r = kube.post("/api/v1/namespaces/default/secrets?dryRun=All", json!({ "metadata": { "name": "D" } })).await;
         assert_eq!(r.status, 422);
+        let r = kube.post("/api/v1/namespaces/default/secrets?dryRun=Some", json!({ "metadata": { "name": "d" } })).await;
+        assert_eq!(
+            r.body["message"],
+            "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: \"Some\": supported values: \"All\""
+        );
         assert_eq!(kube.get("/api/v1/namespaces/default/secrets/d").await.status, 404);
         assert_eq!(list_rv(&kube.get("/api/v1/secrets").await.body), before);
 
