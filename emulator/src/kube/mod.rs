@@ -130,7 +130,12 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
     let Some(token) = find_cluster(cloud, key) else {
         return KubeError::no_route().into();
     };
-    let presented = req.authorization.and_then(|a| a.strip_prefix("Bearer "));
+    // The scheme is case-insensitive, as the API server's bearer authenticator takes it.
+    let presented = req
+        .authorization
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
     if presented != Some(token.as_str()) {
         let mut a = Answer::from(KubeError::unauthorized());
         a.note = Some("unauthorized".into());

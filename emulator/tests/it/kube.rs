@@ -306,6 +306,9 @@ fn secrets_follow_the_api_servers_rules_and_errors() {
         );
         assert_eq!(kube.get(&at("s")).await.body, s);
 
+        // The auth scheme is case-insensitive.
+        let r = kube.http.get(format!("{}{}", kube.server, at("s"))).header("authorization", format!("bearer {}", kube.token)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
         // Lists: in the namespace and across all; items carry no kind.
         let r = kube.get("/api/v1/namespaces/default/secrets").await;
         assert_eq!((&r.body["kind"], r.body["items"].as_array().unwrap().len()), (&json!("SecretList"), 1));
@@ -368,6 +371,12 @@ fn secrets_follow_the_api_servers_rules_and_errors() {
         let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "Bad_Name" } })).await;
         assert_eq!(r.status, 422);
         assert!(r.body["message"].as_str().unwrap().starts_with("Secret \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", r.body);
+        let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "l", "labels": { "a/b/c": "v", "ok": "bad value" } } })).await;
+        assert_eq!(r.status, 422);
+        let causes = r.body["details"]["causes"].as_array().unwrap();
+        assert_eq!(causes.len(), 2, "{}", r.body);
+        assert!(causes.iter().all(|c| c["field"] == "metadata.labels"));
+        assert!(causes[1]["message"].as_str().unwrap().starts_with("Invalid value: \"bad value\": a valid label must be an empty string"), "{}", r.body);
         let big = "x".repeat(1 << 20);
         let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "big" }, "stringData": { "k": big } })).await;
         assert_eq!(r.body["message"], "Secret \"big\" is invalid: data: Too long: must have at most 1048576 bytes");
