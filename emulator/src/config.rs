@@ -10,8 +10,9 @@ use std::time::Duration;
 /// How the emulator behaves.
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
-    /// Where the emulator keeps its objects (`arm.json`) and its request log
-    /// (`requests.jsonl`); `None` keeps everything in memory.
+    /// Where the emulator keeps its objects (`arm.json`, and the clusters' Kubernetes objects
+    /// in `kube.json`) and its request log (`requests.jsonl`); `None` keeps everything in
+    /// memory.
     pub data_dir: Option<PathBuf>,
     /// Serve HTTPS, with a CA generated at start (written to the data directory as `ca.pem`),
     /// as ARM does; `false` serves plain HTTP, for curl and debugging.
@@ -22,7 +23,8 @@ pub struct EmulatorConfig {
     pub throttling: Option<Throttling>,
     /// Injected faults.
     pub faults: Faults,
-    /// How many status polls a long-running operation answers `InProgress` before it ends.
+    /// How many status polls a long-running operation answers `InProgress` before it ends;
+    /// also how many GETs of a terminating Kubernetes namespace still find it.
     pub lro_polls: u32,
     /// The `Retry-After` (seconds) sent with long-running operations still in progress.
     pub lro_retry_after_secs: u64,

@@ -8,7 +8,12 @@
 //!   POST actions `poolChange` and `listClusterUserCredential`, with ARM's ids, error envelope
 //!   and codes, long-running operations in its three styles, ETags and referential checks;
 //! - Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client credentials), whose
-//!   opaque tokens every ARM call must carry.
+//!   opaque tokens every ARM call must carry;
+//! - the Kubernetes API of every AKS managed cluster, under `/k8s/{cluster-key}`
+//!   ([`kubernetes_cluster_key`], [`Emulator::kubernetes_server`]), where the cluster's
+//!   `listClusterUserCredential` kubeconfig points (with the emulator's CA over HTTPS): namespaces
+//!   and secrets with the real API server's rules, `Status` errors, `managedFields` and
+//!   server-side apply, authenticated by the kubeconfig's bearer token alone.
 //!
 //! Providers talk to it exactly as they talk to Azure; nothing in them knows it is an emulator
 //! beyond the endpoint and credentials they are given. [`EmulatorConfig`] injects latency,
@@ -17,7 +22,8 @@
 //!
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
 //! per-type shapes and rules), `workloads` (volumes, clusters, registries, role assignments),
-//! `server` (HTTP, auth, throttling, faults), [`config`].
+//! `kube` (the clusters' Kubernetes API: `store`, `types`, `fields`, `status`), `server` (HTTP,
+//! auth, throttling, faults), [`config`].
 //!
 //! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module
 //! `tls`), and plain HTTP otherwise.

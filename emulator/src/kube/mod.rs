@@ -93,6 +93,11 @@ pub(crate) fn now_rfc3339() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
+    rfc3339(secs)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 (UTC).
+fn rfc3339(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -125,7 +130,12 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
     let Some(token) = find_cluster(cloud, key) else {
         return KubeError::no_route().into();
     };
-    let presented = req.authorization.and_then(|a| a.strip_prefix("Bearer "));
+    // The scheme is case-insensitive, as the API server's bearer authenticator takes it.
+    let presented = req
+        .authorization
+        .and_then(|a| a.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim());
     if presented != Some(token.as_str()) {
         let mut a = Answer::from(KubeError::unauthorized());
         a.note = Some("unauthorized".into());
@@ -268,10 +278,15 @@ fn resource_request(
         None => false,
         Some("All") => true,
         Some(other) => {
-            return KubeError::bad_request(format!(
-                "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
-            ))
-            .into();
+            let options = match req.method {
+                "POST" => "CreateOptions",
+                "PUT" => "UpdateOptions",
+                "PATCH" => "PatchOptions",
+                "DELETE" => "DeleteOptions",
+                _ => "ListOptions",
+            };
+            let detail = format!("Unsupported value: \"{other}\": supported values: \"All\"");
+            return invalid_options(options, "dryRun", "FieldValueNotSupported", &detail);
         }
     };
     let manager = req
@@ -361,8 +376,10 @@ fn resource_request(
             let op = match media {
                 "application/merge-patch+json" => {
                     if force.is_some() {
-                        return invalid_patch_options(
+                        return invalid_options(
+                            "PatchOptions",
                             "force",
+                            "FieldValueForbidden",
                             "Forbidden: may not be specified for non-apply patch",
                         );
                     }
@@ -370,9 +387,11 @@ fn resource_request(
                 }
                 "application/apply-patch+yaml" => {
                     if req.query("fieldManager").is_none_or(str::is_empty) {
-                        return invalid_patch_options(
+                        return invalid_options(
+                            "PatchOptions",
                             "fieldManager",
-                            "Required value: is required for apply requests",
+                            "FieldValueRequired",
+                            "Required value: is required for apply patch",
                         );
                     }
                     Op::Apply { force: force.unwrap_or(false) }
@@ -432,22 +451,45 @@ fn resource_request(
     }
 }
 
-/// 422 for PatchOptions the real server refuses.
-fn invalid_patch_options(field: &str, detail: &str) -> Answer {
-    KubeError::new(422, "Invalid", format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {detail}"))
-        .into_invalid_details("PatchOptions", field, detail)
-        .into()
+/// 422 for request options the real server refuses (`ValidatePatchOptions` and the like).
+fn invalid_options(options: &str, field: &str, reason: &str, detail: &str) -> Answer {
+    let mut e =
+        KubeError::new(422, "Invalid", format!("{options}.meta.k8s.io \"\" is invalid: {field}: {detail}"));
+    e.details = Some(json!({
+        "group": "meta.k8s.io",
+        "kind": options,
+        "causes": [{ "reason": reason, "message": detail, "field": field }],
+    }));
+    e.into()
 }
 
-impl KubeError {
-    fn into_invalid_details(mut self, kind: &str, field: &str, detail: &str) -> KubeError {
-        let reason =
-            if detail.starts_with("Required") { "FieldValueRequired" } else { "FieldValueForbidden" };
-        self.details = Some(json!({
-            "group": "meta.k8s.io",
-            "kind": kind,
-            "causes": [{ "reason": reason, "message": detail, "field": field }],
-        }));
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn cluster_keys_ignore_case_and_are_16_hex_digits() {
+        let id = "/subscriptions/s/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/K";
+        let key = cluster_key(id);
+        assert_eq!(key.len(), 16);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(key, cluster_key(&id.to_lowercase()));
+        assert_ne!(key, cluster_key(&id.replace("/K", "/L")));
+    }
+
+    #[test]
+    fn label_selectors_match_equality_requirements() {
+        let o = serde_json::json!({ "metadata": { "labels": { "app": "web", "tier": "front" } } });
+        assert!(selector("app=web,tier")(&o));
+        assert!(selector("app==web,!missing,tier!=back")(&o));
+        assert!(!selector("app=db")(&o));
+        assert!(!selector("!app")(&o));
     }
 }

@@ -159,12 +159,11 @@ impl FieldError {
         FieldError { reason: "FieldValueForbidden", field: field.into(), detail: format!("Forbidden: {why}") }
     }
 
+    /// `Required value`, with `: {why}` when there is a why.
     pub(crate) fn required(field: impl Into<String>, why: &str) -> FieldError {
-        FieldError {
-            reason: "FieldValueRequired",
-            field: field.into(),
-            detail: format!("Required value: {why}"),
-        }
+        let detail =
+            if why.is_empty() { "Required value".to_owned() } else { format!("Required value: {why}") };
+        FieldError { reason: "FieldValueRequired", field: field.into(), detail }
     }
 
     pub(crate) fn too_long(field: impl Into<String>, max: usize) -> FieldError {

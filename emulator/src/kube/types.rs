@@ -54,7 +54,7 @@ pub(crate) const KINDS: &[KindInfo] = &[
         kind: "Secret",
         namespaced: true,
         short_names: &[],
-        verbs: &["create", "delete", "deletecollection", "get", "list", "patch", "update"],
+        verbs: VERBS,
         decode: decode_secret,
         convert: convert_secret,
         default: default_secret,
@@ -210,7 +210,9 @@ fn prepare_namespace(v: &mut Value, old: Option<&Value>) {
 
 fn validate_namespace(v: &Value, _old: Option<&Value>) -> Vec<FieldError> {
     let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    name_errors(name, true)
+    let mut errors = name_errors(name, true);
+    errors.extend(metadata_errors(v));
+    errors
 }
 
 fn decode_secret(v: &Value) -> Result<(), String> {
@@ -299,6 +301,8 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
         }
     }
     errors.extend(name_errors(name, false));
+    errors.extend(metadata_errors(v));
+    errors.extend(type_errors(v));
     let mut total = 0;
     if let Some(data) = v.get("data").and_then(Value::as_object) {
         for (k, value) in data {
@@ -325,6 +329,126 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
     }
     if total > MAX_SECRET_SIZE {
         errors.push(FieldError::too_long("data", MAX_SECRET_SIZE));
+    }
+    errors
+}
+
+/// The keys each built-in secret type requires (`ValidateSecret` in the API server).
+fn type_errors(v: &Value) -> Vec<FieldError> {
+    let data = v.get("data").and_then(Value::as_object);
+    let has = |k: &str| data.is_some_and(|d| d.contains_key(k));
+    let decoded = |k: &str| {
+        data.and_then(|d| d.get(k))
+            .and_then(Value::as_str)
+            .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
+            .unwrap_or_default()
+    };
+    let required = |k: &str| FieldError::required(format!("data[{k}]"), "");
+    match v.get("type").and_then(Value::as_str).unwrap_or_default() {
+        "kubernetes.io/tls" => ["tls.crt", "tls.key"].into_iter().filter(|k| !has(k)).map(required).collect(),
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            vec![required("username"), required("password")]
+        }
+        "kubernetes.io/ssh-auth" if decoded("ssh-privatekey").is_empty() => vec![required("ssh-privatekey")],
+        "kubernetes.io/dockerconfigjson" => {
+            if !has(".dockerconfigjson") {
+                return vec![required(".dockerconfigjson")];
+            }
+            match serde_json::from_slice::<Map<String, Value>>(&decoded(".dockerconfigjson")) {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![FieldError::invalid(
+                    "data[.dockerconfigjson]",
+                    "<secret contents redacted>",
+                    &e.to_string(),
+                )],
+            }
+        }
+        _ => Vec::new(),
+    }
+}
+
+const QUALIFIED_NAME: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+/// The most bytes of annotations (keys and values) an object may carry.
+const MAX_ANNOTATIONS: usize = 256 * 1024;
+
+fn is_qualified_part(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Why a label or annotation key is not a qualified name (`[prefix/]name`), as
+/// `IsQualifiedName` words it.
+fn qualified_name_errors(key: &str) -> Vec<String> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let (prefix, name) = match parts.as_slice() {
+        [name] => (None, *name),
+        [prefix, name] => (Some(*prefix), *name),
+        _ => {
+            return vec![format!(
+                "a qualified name {QUALIFIED_NAME} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            )];
+        }
+    };
+    let mut out = Vec::new();
+    match prefix {
+        Some("") => out.push("prefix part must be non-empty".to_owned()),
+        Some(p) => {
+            if p.len() > 253 {
+                out.push("prefix part must be no more than 253 characters".to_owned());
+            }
+            if !is_subdomain(p) {
+                out.push(format!("prefix part {DNS1123_SUBDOMAIN}"));
+            }
+        }
+        None => {}
+    }
+    if name.is_empty() {
+        out.push("name part must be non-empty".to_owned());
+    } else if name.len() > 63 {
+        out.push("name part must be no more than 63 characters".to_owned());
+    }
+    if !name.is_empty() && !is_qualified_part(name) {
+        out.push(format!("name part {QUALIFIED_NAME}"));
+    }
+    out
+}
+
+/// Labels and annotations, as `ValidateObjectMeta` checks them.
+fn metadata_errors(v: &Value) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) {
+        for (k, value) in labels {
+            for why in qualified_name_errors(k) {
+                errors.push(FieldError::invalid("metadata.labels", k, &why));
+            }
+            let value = value.as_str().unwrap_or_default();
+            if value.len() > 63 {
+                errors.push(FieldError::invalid(
+                    "metadata.labels",
+                    value,
+                    "must be no more than 63 characters",
+                ));
+            }
+            if !value.is_empty() && !is_qualified_part(value) {
+                errors.push(FieldError::invalid("metadata.labels", value, LABEL_VALUE));
+            }
+        }
+    }
+    if let Some(annotations) = v.pointer("/metadata/annotations").and_then(Value::as_object) {
+        let mut total = 0;
+        for (k, value) in annotations {
+            for why in qualified_name_errors(&k.to_ascii_lowercase()) {
+                errors.push(FieldError::invalid("metadata.annotations", k, &why));
+            }
+            total += k.len() + value.as_str().map_or(0, str::len);
+        }
+        if total > MAX_ANNOTATIONS {
+            errors.push(FieldError::too_long("metadata.annotations", MAX_ANNOTATIONS));
+        }
     }
     errors
 }

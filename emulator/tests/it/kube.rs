@@ -112,51 +112,55 @@ fn without_details(v: &Value) -> Value {
     v
 }
 
+/// An HTTPS emulator with rg1 and the cluster `k` made through ARM, and the cluster's kubeconfig.
+async fn https_cluster() -> (Emulator, String) {
+    let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
+    let emulator = Emulator::start(config).await.unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let pem = emulator.ca_certificate_pem().unwrap().to_owned();
+    let arm = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let base = emulator.endpoint();
+    let form = "grant_type=client_credentials&client_id=app&client_secret=s";
+    let token: Value = arm
+        .post(format!("{base}/t/oauth2/v2.0/token"))
+        .body(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let put = |url: String, body: Value| arm.put(url).bearer_auth(token).json(&body).send();
+    let r =
+        put(format!("{base}{RG}?api-version=2024-03-01"), json!({ "location": "westeurope" })).await.unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(
+        put(format!("{base}{CLUSTER}?api-version={AKS}"), cluster_body()).await.unwrap().status(),
+        201
+    );
+    let r: Value = arm
+        .post(format!("{base}{CLUSTER}/listClusterUserCredential?api-version={AKS}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (emulator, kubeconfig(&r))
+}
+
 #[test]
 fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
     rt().block_on(async {
-        let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
-        let emulator = Emulator::start(config).await.unwrap();
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (emulator, config) = https_cluster().await;
         let pem = emulator.ca_certificate_pem().unwrap().to_owned();
-        let arm = reqwest::Client::builder()
-            .tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap())
-            .build()
-            .unwrap();
         let base = emulator.endpoint();
-        let form = "grant_type=client_credentials&client_id=app&client_secret=s";
-        let token: Value = arm
-            .post(format!("{base}/t/oauth2/v2.0/token"))
-            .body(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap();
-        let put = |url: String, body: Value| arm.put(url).bearer_auth(token).json(&body).send();
-        assert_eq!(
-            put(format!("{base}{RG}?api-version=2024-03-01"), json!({ "location": "westeurope" }))
-                .await
-                .unwrap()
-                .status(),
-            201
-        );
-        assert_eq!(
-            put(format!("{base}{CLUSTER}?api-version={AKS}"), cluster_body()).await.unwrap().status(),
-            201
-        );
-        let r: Value = arm
-            .post(format!("{base}{CLUSTER}/listClusterUserCredential?api-version={AKS}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let config = kubeconfig(&r);
+        let token = "an ARM token is not a cluster token";
         let server = field(&config, "server").unwrap();
         assert_eq!(server, emulator.kubernetes_server(&CLUSTER.to_uppercase()));
         assert!(server.starts_with("https://127.0.0.1:"), "{server}");
@@ -215,7 +219,7 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         let r = kube.get("/api/v1/configmaps").await;
         assert_eq!((r.status, &r.body["reason"]), (404, &json!("NotFound")));
 
-        // Auth: the kubeconfig's token only; ARM's tokens are no good here.
+        // Auth: the kubeconfig's bearer token only.
         let unauthorized = status(401, "Unauthorized", "Unauthorized");
         for bearer in [None, Some(token), Some("forged")] {
             let mut req = http.get(format!("{server}/api/v1/namespaces"));
@@ -240,6 +244,32 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         let kube_calls: Vec<_> = log.iter().filter(|e| e.path.starts_with("/k8s/")).collect();
         assert_eq!(kube_calls.len(), 10);
         assert_eq!(kube_calls.iter().filter(|e| e.status == 401).count(), 3);
+    });
+}
+
+#[test]
+fn lanestack_kubes_client_reads_the_kubeconfig_and_works_against_the_api() {
+    rt().block_on(async {
+        let (_emulator, config) = https_cluster().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(&path, &config).unwrap();
+        let config = lanestack_kube::Config::from_kubeconfig(&path, None).unwrap();
+        let client = lanestack_kube::Client::new(&config).unwrap();
+        let collection = lanestack_kube::resource_path("v1", Some("default"), "secrets", None);
+        let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s" }, "stringData": { "k": "v" } });
+        let created = client.create(&collection, &secret).await.unwrap();
+        assert_eq!(created["data"]["k"], "dg==");
+        let again = client.create(&collection, &secret).await.unwrap_err();
+        assert!(matches!(again, lanestack_kube::Error::AlreadyExists(_)), "{again}");
+        let item = lanestack_kube::resource_path("v1", Some("default"), "secrets", Some("s"));
+        assert_eq!(client.get(&item).await.unwrap(), created);
+        let bad = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "t" }, "data": { "a b": "dg==" } });
+        let err = client.create(&collection, &bad).await.unwrap_err();
+        let api = err.api().unwrap();
+        assert_eq!((api.code, api.reason.as_str(), api.causes.len()), (422, "Invalid", 1));
+        client.delete(&item).await.unwrap();
+        assert!(matches!(client.get(&item).await.unwrap_err(), lanestack_kube::Error::NotFound(_)));
     });
 }
 
@@ -276,6 +306,9 @@ fn secrets_follow_the_api_servers_rules_and_errors() {
         );
         assert_eq!(kube.get(&at("s")).await.body, s);
 
+        // The auth scheme is case-insensitive.
+        let r = kube.http.get(format!("{}{}", kube.server, at("s"))).header("authorization", format!("bearer {}", kube.token)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
         // Lists: in the namespace and across all; items carry no kind.
         let r = kube.get("/api/v1/namespaces/default/secrets").await;
         assert_eq!((&r.body["kind"], r.body["items"].as_array().unwrap().len()), (&json!("SecretList"), 1));
@@ -338,12 +371,22 @@ fn secrets_follow_the_api_servers_rules_and_errors() {
         let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "Bad_Name" } })).await;
         assert_eq!(r.status, 422);
         assert!(r.body["message"].as_str().unwrap().starts_with("Secret \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"), "{}", r.body);
+        let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "l", "labels": { "a/b/c": "v", "ok": "bad value" } } })).await;
+        assert_eq!(r.status, 422);
+        let causes = r.body["details"]["causes"].as_array().unwrap();
+        assert_eq!(causes.len(), 2, "{}", r.body);
+        assert!(causes.iter().all(|c| c["field"] == "metadata.labels"));
+        assert!(causes[1]["message"].as_str().unwrap().starts_with("Invalid value: \"bad value\": a valid label must be an empty string"), "{}", r.body);
         let big = "x".repeat(1 << 20);
         let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "big" }, "stringData": { "k": big } })).await;
         assert_eq!(r.body["message"], "Secret \"big\" is invalid: data: Too long: must have at most 1048576 bytes");
         assert_eq!(r.body["details"]["causes"][0]["reason"], "FieldValueTooLong");
-        let r = kube.merge(&at("s"), json!({ "type": "kubernetes.io/tls" })).await;
-        assert_eq!(r.body["message"], "Secret \"s\" is invalid: type: Invalid value: \"kubernetes.io/tls\": field is immutable");
+        // Built-in types require their keys.
+        let r = kube.post("/api/v1/namespaces/default/secrets", json!({ "metadata": { "name": "tls" }, "type": "kubernetes.io/tls", "data": { "tls.crt": b64("c") } })).await;
+        assert_eq!(r.body["message"], "Secret \"tls\" is invalid: data[tls.key]: Required value");
+        assert_eq!(r.body["details"]["causes"][0], json!({ "reason": "FieldValueRequired", "message": "Required value", "field": "data[tls.key]" }));
+        let r = kube.merge(&at("s"), json!({ "type": "example.com/custom" })).await;
+        assert_eq!(r.body["message"], "Secret \"s\" is invalid: type: Invalid value: \"example.com/custom\": field is immutable");
         let r = kube.send("PATCH", &at("s"), Some(b"[]".to_vec()), "application/json-patch+json").await;
         assert_eq!((r.status, &r.body["reason"]), (415, &json!("UnsupportedMediaType")));
         let r = kube.post(&at("s"), json!({})).await;
@@ -433,7 +476,7 @@ fn server_side_apply_owns_fields_and_reports_conflicts() {
         // fieldManager is required.
         let r = kube.apply(at, config(json!({ "a": b64("1") }))).await;
         assert_eq!((r.status, &r.body["reason"]), (422, &json!("Invalid")));
-        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply requests");
+        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch");
 
         // Apply creates.
         let r = kube.apply(&format!("{at}?fieldManager=ssa"), config(json!({ "a": b64("1"), "b": b64("2") }))).await;
@@ -455,6 +498,9 @@ fn server_side_apply_owns_fields_and_reports_conflicts() {
         assert_eq!(r.body["data"], json!({ "a": b64("1") }));
         assert_eq!(r.body["metadata"]["managedFields"][0]["fieldsV1"]["f:data"], json!({ "f:a": {} }));
 
+        // force is for apply only.
+        let r = kube.merge(&format!("{at}?fieldManager=x&force=true"), json!({})).await;
+        assert_eq!(r.body["message"], "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch");
         // Another manager changes a: it owns a now.
         let r = kube.merge(&format!("{at}?fieldManager=kubectl-edit"), json!({ "data": { "a": b64("edited") } })).await;
         assert_eq!(r.status, 200);
@@ -510,6 +556,11 @@ fn dry_runs_validate_and_store_nothing() {
         assert!(r.body["metadata"].get("resourceVersion").is_none(), "{}", r.body);
         let r = kube.post("/api/v1/namespaces/default/secrets?dryRun=All", json!({ "metadata": { "name": "D" } })).await;
         assert_eq!(r.status, 422);
+        let r = kube.post("/api/v1/namespaces/default/secrets?dryRun=Some", json!({ "metadata": { "name": "d" } })).await;
+        assert_eq!(
+            r.body["message"],
+            "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: \"Some\": supported values: \"All\""
+        );
         assert_eq!(kube.get("/api/v1/namespaces/default/secrets/d").await.status, 404);
         assert_eq!(list_rv(&kube.get("/api/v1/secrets").await.body), before);
 
