@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) cloud: Mutex<Cloud>,
     throttle: Mutex<Throttle>,
     faults: Mutex<Rng>,
+    /// Connection resets draw from their own stream: how many requests were throttled (and so
+    /// drew no transient fault) does not move which requests are reset.
+    resets: Mutex<Rng>,
     tokens: Mutex<HashSet<String>>,
     pub(crate) log: Mutex<Vec<LogEntry>>,
     started: Instant,
@@ -66,6 +69,7 @@ impl Shared {
         }
         Ok(Shared {
             faults: Mutex::new(Rng::new(config.faults.seed ^ 0x5eed)),
+            resets: Mutex::new(Rng::new(config.faults.seed ^ 0x7e5e7)),
             scheme: if config.https { "https" } else { "http" },
             endpoint: OnceLock::new(),
             ca_pem,
@@ -284,7 +288,7 @@ fn draw_reset(shared: &Shared, path: &str, method: &str) -> Option<ResetAt> {
         return None;
     }
     let (draw, pick) = {
-        let mut rng = lock(&shared.faults);
+        let mut rng = lock(&shared.resets);
         (rng.unit(), rng.next_u64())
     };
     (draw < rate).then_some(if pick % 2 == 0 { ResetAt::Before } else { ResetAt::After })
