@@ -641,3 +641,36 @@ fn kubernetes_objects_persist_in_the_data_directory() {
         assert_ne!(r.body["metadata"]["uid"], kept["metadata"]["uid"]);
     });
 }
+
+#[path = "../../../kube/tests/it/ssa.rs"]
+mod ssa;
+
+/// The server-side apply scenario that `lanestack-kube`'s tests run against the real API
+/// server, here on a Secret's data: the same managedFields, removals, conflict messages and
+/// causes, force and shared ownership.
+#[test]
+fn server_side_apply_gives_the_real_servers_results() {
+    rt().block_on(async {
+        let (_emulator, config) = https_cluster().await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = lanestack_kube::Config::from_kubeconfig_text(&config, None, dir.path()).unwrap();
+        let client = lanestack_kube::Client::new(&config).unwrap();
+        let subject = ssa::Subject {
+            path: lanestack_kube::resource_path("v1", Some("default"), "secrets", Some("anf")),
+            api_version: "v1",
+            map: "data",
+            object: |data| {
+                json!({
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "anf", "namespace": "default", "labels": {"team": "ml"}},
+                    "type": "Opaque",
+                    "data": data,
+                })
+            },
+            value: |text| json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            also_owned: json!({"f:type": {}}),
+        };
+        ssa::server_side_apply(&client, &subject).await;
+    });
+}

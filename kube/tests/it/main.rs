@@ -6,4 +6,5 @@ mod crds;
 mod in_cluster;
 mod server;
 mod snapshots;
+mod ssa;
 mod webhook;
