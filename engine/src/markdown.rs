@@ -25,7 +25,7 @@ use crate::diff::{LeafChange, diff, join_path};
 use crate::plan::{Plan, PlannedChange};
 use crate::render::show_value;
 use crate::secrets::Secrets;
-use crate::structured::parse_document;
+use crate::structured::{parse_document, parse_pair};
 
 /// GitHub's limit for a comment body, the default budget.
 pub const DEFAULT_MAX_CHARS: usize = 65_536;
@@ -195,9 +195,7 @@ fn leaf_lines(
                 let (a, b) = (secrets.prepare(&a), secrets.prepare(&b));
                 match (&a, &b) {
                     (Value::String(x), Value::String(y)) => {
-                        if let (Some((fx, dx)), Some((fy, dy))) = (parse_document(x), parse_document(y))
-                            && fx == fy
-                        {
+                        if let Some((fx, dx, dy)) = parse_pair(x, y) {
                             let inner = format!("{path}({})", fx.name());
                             let start = out.len();
                             leaf_lines(Some(&dx), Some(&dy), secrets, &inner, out);

@@ -13,7 +13,7 @@ use lanestack_model::{Action, Value};
 use crate::diff::{LeafChange, diff, join_path};
 use crate::plan::Plan;
 use crate::secrets::Secrets;
-use crate::structured::parse_document;
+use crate::structured::parse_pair;
 
 /// How to style the text.
 #[derive(Clone, Copy, Debug, Default)]
@@ -167,9 +167,7 @@ fn leaf_lines(out: &mut String, before: Option<&Value>, after: Option<&Value>, s
             LeafChange::Changed(a, b) => {
                 let (a, b) = (prepare(&a), prepare(&b));
                 if let (Value::String(x), Value::String(y)) = (&a, &b) {
-                    if let (Some((fx, dx)), Some((fy, dy))) = (parse_document(x), parse_document(y))
-                        && fx == fy
-                    {
+                    if let Some((fx, dx, dy)) = parse_pair(x, y) {
                         let start = out.len();
                         leaf_lines(out, Some(&dx), Some(&dy), style, &format!("{path}({})", fx.name()));
                         if out.len() == start {

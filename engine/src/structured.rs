@@ -93,6 +93,14 @@ pub fn parse_document(s: &str) -> Option<(DocFormat, Value)> {
     parse_json(s).map(|v| (DocFormat::Json, v)).or_else(|| parse_yaml(s).map(|v| (DocFormat::Yaml, v)))
 }
 
+/// Two strings that both hold documents, read for a diff: in their shared format, or as YAML
+/// when one is JSON and the other YAML (JSON is YAML; a server's JSON and a stack's YAML are
+/// the same kind of document).
+pub fn parse_pair(a: &str, b: &str) -> Option<(DocFormat, Value, Value)> {
+    let ((fa, da), (fb, db)) = (parse_document(a)?, parse_document(b)?);
+    Some((if fa == fb { fa } else { DocFormat::Yaml }, da, db))
+}
+
 type Events<'a> = std::iter::Peekable<std::vec::IntoIter<Event<'a>>>;
 
 fn node(it: &mut Events<'_>) -> Option<Value> {
@@ -166,6 +174,17 @@ mod tests {
         assert_eq!(v.get(&"spec.containers[0].image".parse().unwrap()), Some(&Value::from("x:1")));
         assert_eq!(v.get(&"spec.containers[0].args[1]".parse().unwrap()), Some(&Value::from("b")));
         assert_eq!(parse_document(doc).map(|d| d.0), Some(DocFormat::Yaml));
+    }
+
+    #[test]
+    fn a_json_and_a_yaml_document_diff_as_yaml() {
+        let (format, a, b) = parse_pair("{\"a\": 1}", "a: 2\n").unwrap();
+        assert_eq!(
+            (format, a.get(&"a".parse().unwrap()), b.get(&"a".parse().unwrap())),
+            (DocFormat::Yaml, Some(&Value::from(1)), Some(&Value::from(2)))
+        );
+        assert_eq!(parse_pair("[1]", "[2]").map(|p| p.0), Some(DocFormat::Json));
+        assert!(parse_pair("a: 1\n", "plain words").is_none());
     }
 
     #[test]

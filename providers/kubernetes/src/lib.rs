@@ -20,6 +20,7 @@
 //! CLI hands over ([`Ambient`]).
 
 pub mod kinds;
+pub mod manifest;
 pub mod owned;
 
 use std::path::PathBuf;
@@ -39,6 +40,15 @@ pub const PROVIDER_NAME: &str = "kubernetes";
 
 /// How long a namespace's deletion may take before the apply reports it.
 const NAMESPACE_DELETE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A resource type of this provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Type {
+    /// A typed resource (`kubernetes_secret`).
+    Typed(Kind),
+    /// `kubernetes_manifest`.
+    Manifest,
+}
 
 /// What the environment says, for a provider block that names no configuration: the
 /// variables [`Config::infer`] reads and the service-account directory. The CLI, which alone
@@ -68,6 +78,7 @@ pub struct KubernetesProvider {
     base_dir: PathBuf,
     ambient: Ambient,
     client: RwLock<Option<Client>>,
+    discovery: manifest::Discovery,
 }
 
 impl std::fmt::Debug for KubernetesProvider {
@@ -103,7 +114,14 @@ impl KubernetesProvider {
         for kind in Kind::ALL {
             schema.resources.insert(kind.type_name().to_owned(), kind.schema());
         }
-        KubernetesProvider { schema, base_dir: base_dir.into(), ambient, client: RwLock::new(None) }
+        schema.resources.insert(manifest::TYPE_NAME.to_owned(), manifest::schema());
+        KubernetesProvider {
+            schema,
+            base_dir: base_dir.into(),
+            ambient,
+            client: RwLock::new(None),
+            discovery: manifest::Discovery::default(),
+        }
     }
 
     fn client(&self) -> Result<Client, ProviderError> {
@@ -158,43 +176,48 @@ impl Provider for KubernetesProvider {
             let config = self.config(config)?;
             let client = Client::new(&config).map_err(|e| from_kube(&e))?;
             *self.client.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(client);
+            // Another cluster, perhaps: what discovery learnt may not hold there.
+            self.discovery.clear();
             Ok(())
         })
     }
 
     fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
-        match kind_of(address) {
-            Ok(kind) => kind.validate(config),
+        match type_of(address) {
+            Ok(Type::Typed(kind)) => kind.validate(config),
+            Ok(Type::Manifest) => manifest::validate(config),
             Err(e) => vec![(AttrPath::root(), e.message)],
         }
     }
 
     fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
-        Box::pin(async move { Ok(kind_of(request.address)?.plan(request.prior_state, request.config)) })
+        Box::pin(async move {
+            Ok(match type_of(request.address)? {
+                Type::Typed(kind) => kind.plan(request.prior_state, request.config),
+                Type::Manifest => manifest::plan(request.prior_state, request.config),
+            })
+        })
     }
 
     fn apply<'a>(&'a self, request: ApplyRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
         Box::pin(async move {
-            let kind = kind_of(request.address)?;
+            let ty = type_of(request.address)?;
             let client = self.client()?;
-            match (request.prior_state, request.planned_state) {
-                (Some(prior), None) => delete(&client, kind, prior).await.map(|()| Value::Null),
-                (prior, Some(planned)) => {
+            match (ty, request.prior_state, request.planned_state) {
+                (_, None, None) => Ok(Value::Null),
+                (Type::Manifest, Some(prior), None) => {
+                    manifest::delete(&client, &self.discovery, prior).await.map(|()| Value::Null)
+                }
+                (Type::Manifest, prior, Some(planned)) => {
+                    manifest::apply(&client, &self.discovery, prior, planned).await
+                }
+                (Type::Typed(kind), Some(prior), None) => {
+                    delete(&client, kind, prior).await.map(|()| Value::Null)
+                }
+                (Type::Typed(kind), prior, Some(planned)) => {
                     let path = kind.path(planned).ok_or_else(|| no_name(kind))?;
                     if prior.is_none() {
-                        match client.get(&path).await {
-                            Ok(_) => {
-                                return Err(ProviderError::new(
-                                    ErrorKind::AlreadyExists,
-                                    format!(
-                                        "{} already exists and is not managed by this stack; import it or delete it first",
-                                        kind.describe(planned)
-                                    ),
-                                ));
-                            }
-                            Err(KubeError::NotFound(_)) => {}
-                            Err(e) => return Err(from_kube(&e)),
-                        }
+                        refuse_existing(&client, &path, &kind.describe(planned)).await?;
                     }
                     let options =
                         ApplyOptions { field_manager: owned::FIELD_MANAGER, force: true, dry_run: false };
@@ -204,14 +227,18 @@ impl Provider for KubernetesProvider {
                         .map_err(|e| from_kube(&e))?;
                     Ok(kind.state(&live, Some(planned)))
                 }
-                (None, None) => Ok(Value::Null),
             }
         })
     }
 
     fn read<'a>(&'a self, request: ReadRequest<'a>) -> BoxFuture<'a, Result<Option<Value>, ProviderError>> {
         Box::pin(async move {
-            let kind = kind_of(request.address)?;
+            let kind = match type_of(request.address)? {
+                Type::Manifest => {
+                    return manifest::read(&self.client()?, &self.discovery, request.state).await;
+                }
+                Type::Typed(kind) => kind,
+            };
             let path = kind.path(request.state).ok_or_else(|| no_name(kind))?;
             match self.client()?.get(&path).await {
                 Ok(live) => Ok(Some(kind.state(&live, Some(request.state)))),
@@ -231,13 +258,29 @@ impl Provider for KubernetesProvider {
     }
 }
 
-fn kind_of(address: &ResourceAddress) -> Result<Kind, ProviderError> {
-    Kind::of(address.type_name()).ok_or_else(|| {
+fn type_of(address: &ResourceAddress) -> Result<Type, ProviderError> {
+    if address.type_name() == manifest::TYPE_NAME {
+        return Ok(Type::Manifest);
+    }
+    Kind::of(address.type_name()).map(Type::Typed).ok_or_else(|| {
         ProviderError::new(
             ErrorKind::Invalid,
             format!("{address}: the kubernetes provider has no resource type {:?}", address.type_name()),
         )
     })
+}
+
+/// Fails with [`ErrorKind::AlreadyExists`] when an object is at `path` already: a create never
+/// adopts what someone else made.
+pub(crate) async fn refuse_existing(client: &Client, path: &str, what: &str) -> Result<(), ProviderError> {
+    match client.get(path).await {
+        Ok(_) => Err(ProviderError::new(
+            ErrorKind::AlreadyExists,
+            format!("{what} already exists and is not managed by this stack; import it or delete it first"),
+        )),
+        Err(KubeError::NotFound(_)) => Ok(()),
+        Err(e) => Err(from_kube(&e)),
+    }
 }
 
 fn no_name(kind: Kind) -> ProviderError {
@@ -255,19 +298,29 @@ async fn delete(client: &Client, kind: Kind, prior: &Value) -> Result<(), Provid
     if kind != Kind::Namespace {
         return Ok(());
     }
+    wait_gone(client, &path, &kind.describe(prior), NAMESPACE_DELETE_TIMEOUT).await
+}
+
+/// Polls `path` (backing off to every 2 s) until it is gone: an object with finalizers
+/// (a namespace and its content, a CRD and its objects) stays a while after its delete.
+pub(crate) async fn wait_gone(
+    client: &Client,
+    path: &str,
+    what: &str,
+    timeout: Duration,
+) -> Result<(), ProviderError> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);
     loop {
-        match client.get(&path).await {
+        match client.get(path).await {
             Err(KubeError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(from_kube(&e)),
-            Ok(_) if started.elapsed() > NAMESPACE_DELETE_TIMEOUT => {
+            Ok(_) if started.elapsed() > timeout => {
                 return Err(ProviderError::new(
                     ErrorKind::Failed,
                     format!(
-                        "{} is still terminating after {} s (a finalizer that nothing removes?)",
-                        kind.describe(prior),
-                        NAMESPACE_DELETE_TIMEOUT.as_secs()
+                        "{what} is still being deleted after {} s (a finalizer that nothing removes?)",
+                        timeout.as_secs()
                     ),
                 ));
             }
@@ -280,7 +333,7 @@ async fn delete(client: &Client, kind: Kind, prior: &Value) -> Result<(), Provid
 
 /// The engine's view of a client error. The message is the client's, which names the request
 /// and the server's reason and never a credential or a secret's value.
-fn from_kube(e: &KubeError) -> ProviderError {
+pub(crate) fn from_kube(e: &KubeError) -> ProviderError {
     let kind = match e {
         KubeError::NotFound(_) => ErrorKind::NotFound,
         KubeError::AlreadyExists(_) => ErrorKind::AlreadyExists,
@@ -335,7 +388,7 @@ mod tests {
         let p = KubernetesProvider::new(".", Ambient::default());
         assert_eq!(
             p.schema().resources.keys().collect::<Vec<_>>(),
-            ["kubernetes_namespace", "kubernetes_secret"]
+            ["kubernetes_manifest", "kubernetes_namespace", "kubernetes_secret"]
         );
         let secret = &p.schema().resources["kubernetes_secret"];
         assert!(

@@ -1,6 +1,7 @@
-//! A stack in a temporary directory: an AKS cluster in the emulator, the kubernetes provider
-//! configured from its kubeconfig, and the objects a test adds; planned and applied through
-//! the engine with the real providers.
+//! A stack in a temporary directory, planned and applied through the engine with the real
+//! providers: an AKS cluster in the emulator with the kubernetes provider configured from its
+//! kubeconfig ([`Cluster::start`]), or the kubernetes provider alone on a kubeconfig file (the
+//! real CRD API server's, [`Cluster::on_kubeconfig`]); plus the objects a test adds.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -47,9 +48,14 @@ provider "kubernetes" {
 "#;
 
 pub struct Cluster {
-    pub emulator: Emulator,
+    /// The emulator, when the cluster is an emulated AKS cluster.
+    pub emulator: Option<Emulator>,
     dir: tempfile::TempDir,
     providers: Providers,
+    /// What every stack starts with: the cluster, or the provider block.
+    prelude: String,
+    /// The kubeconfig file, when the provider is given one.
+    kubeconfig: Option<std::path::PathBuf>,
 }
 
 impl Cluster {
@@ -72,12 +78,27 @@ impl Cluster {
              client_secret = \"s\"\n}}\n"
         );
         std::fs::write(dir.path().join("azure.hcl"), azure).unwrap();
-        Cluster { emulator, dir, providers }
+        Cluster { emulator: Some(emulator), dir, providers, prelude: CLUSTER.to_owned(), kubeconfig: None }
     }
 
-    /// Sets the stack: the cluster and `objects`.
+    /// The kubernetes provider alone, on the cluster of this kubeconfig file.
+    pub fn on_kubeconfig(kubeconfig: &std::path::Path) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let providers =
+            Providers::new().with(Arc::new(KubernetesProvider::new(dir.path(), Ambient::default())));
+        let prelude =
+            format!("provider \"kubernetes\" {{\n  config_path = \"{}\"\n}}\n", kubeconfig.display());
+        Cluster { emulator: None, dir, providers, prelude, kubeconfig: Some(kubeconfig.to_owned()) }
+    }
+
+    /// Sets the stack: the prelude and `objects`.
     pub fn write(&self, objects: &str) {
-        std::fs::write(self.dir.path().join("main.hcl"), format!("{CLUSTER}\n{objects}")).unwrap();
+        std::fs::write(self.dir.path().join("main.hcl"), format!("{}\n{objects}", self.prelude)).unwrap();
+    }
+
+    /// Writes a file beside the stack (for `file(...)`).
+    pub fn write_file(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join(name), text).unwrap();
     }
 
     fn store(&self) -> StateStore {
@@ -140,8 +161,12 @@ impl Cluster {
         plan
     }
 
-    /// A client of the cluster's API with the kubeconfig lanestack recorded: someone else.
+    /// A client of the cluster's API with the kubeconfig lanestack uses: someone else.
     pub fn kubectl(&self) -> lanestack_kube::Client {
+        if let Some(path) = &self.kubeconfig {
+            let config = lanestack_kube::Config::from_kubeconfig(path, None).unwrap();
+            return lanestack_kube::Client::new(&config).unwrap();
+        }
         let state = self.state();
         let addr = "azure_kubernetes_cluster.aks".parse().unwrap();
         let kubeconfig =

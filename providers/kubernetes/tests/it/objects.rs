@@ -202,6 +202,8 @@ async fn a_namespace_delete_waits_until_the_namespace_and_its_content_are_gone()
     }
     let namespace_reads = cluster
         .emulator
+        .as_ref()
+        .unwrap()
         .requests()
         .iter()
         .filter(|r| r.method == "GET" && r.path.ends_with("/api/v1/namespaces/ml"))

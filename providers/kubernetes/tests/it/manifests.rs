@@ -1,0 +1,128 @@
+//! `kubernetes_manifest` on the real API server for custom resources: the snapshot CRDs of
+//! external-snapshotter and a VolumeSnapshotClass of theirs in one stack — the CRD applied and
+//! established before the object of its kind, an unchanged stack planning nothing, someone
+//! else's edit of an applied field shown as drift (field by field) and reverted, fields others
+//! add left alone, a change of name replacing, and destroy removing the object before its CRD.
+
+use lanestack_kube::{Error, resource_path};
+use lanestack_model::{Action, Value};
+use serde_json::json;
+
+use crate::cluster::{Cluster, actions};
+use crate::server::ApiServer;
+use crate::webhook::TokenReviewWebhook;
+
+const CLASS_CRD: &str = include_str!(
+    "../../../../kube/tests/data/external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshotclasses.yaml"
+);
+
+const STACK: &str = r#"
+resource "kubernetes_manifest" "class_crd" {
+  manifest = file("volumesnapshotclasses.yaml")
+}
+
+resource "kubernetes_manifest" "class" {
+  manifest = yamlencode({
+    apiVersion     = "snapshot.storage.k8s.io/v1"
+    kind           = "VolumeSnapshotClass"
+    metadata       = { name = "netapp-csi-snapclass", annotations = { "snapshot.storage.kubernetes.io/is-default-class" = "true" } }
+    driver         = "csi.trident.netapp.io"
+    deletionPolicy = "Delete"
+    parameters     = { backend = "anf" }
+  })
+  depends_on = [kubernetes_manifest.class_crd]
+}
+"#;
+
+fn class_path(name: &str) -> String {
+    resource_path("snapshot.storage.k8s.io/v1", None, "volumesnapshotclasses", Some(name))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_an_object_of_its_kind_in_one_stack() {
+    let server = ApiServer::start(TokenReviewWebhook::start("unused-token", "unused")).await;
+    let cluster = Cluster::on_kubeconfig(&server.kubeconfig());
+    cluster.write_file("volumesnapshotclasses.yaml", CLASS_CRD);
+    cluster.write(STACK);
+
+    // Planned without a cluster round trip: the kind does not exist yet.
+    let plan = cluster.apply().await;
+    assert_eq!(
+        actions(&plan),
+        [
+            ("kubernetes_manifest.class".to_owned(), Action::Create),
+            ("kubernetes_manifest.class_crd".to_owned(), Action::Create)
+        ]
+    );
+    let kubectl = cluster.kubectl();
+    let live = kubectl.get(&class_path("netapp-csi-snapclass")).await.unwrap();
+    assert_eq!(live["driver"], "csi.trident.netapp.io");
+    assert_eq!(live["parameters"], json!({"backend": "anf"}));
+    assert_eq!(
+        cluster.attr("kubernetes_manifest.class", "id"),
+        Value::from(
+            "apiVersion=snapshot.storage.k8s.io/v1,kind=VolumeSnapshotClass,name=netapp-csi-snapclass"
+        )
+    );
+    assert_eq!(
+        cluster.attr("kubernetes_manifest.class", "uid"),
+        Value::from(live["metadata"]["uid"].as_str().unwrap())
+    );
+    let again = cluster.plan().await;
+    let style =
+        lanestack_engine::render::Style { color: false, secrets: lanestack_engine::secrets::Secrets::Redact };
+    assert!(
+        actions(&again).is_empty(),
+        "an unchanged stack plans nothing:\n{}",
+        lanestack_engine::render::plan_text(&again, style)
+    );
+
+    // Someone adds a label (not ours: ignored) and changes a parameter we applied (drift).
+    kubectl
+        .merge_patch(
+            &format!("{}?fieldManager=kubectl-edit", class_path("netapp-csi-snapclass")),
+            &json!({"metadata": {"labels": {"owner": "ops"}}, "parameters": {"backend": "other"}}),
+        )
+        .await
+        .unwrap();
+    let plan = cluster.plan().await;
+    assert_eq!(actions(&plan), [("kubernetes_manifest.class".to_owned(), Action::Update)]);
+    let drift: Vec<String> = plan.drift.iter().map(|d| d.address.to_string()).collect();
+    assert_eq!(drift, ["kubernetes_manifest.class"]);
+    let style =
+        lanestack_engine::render::Style { color: false, secrets: lanestack_engine::secrets::Secrets::Redact };
+    let text = lanestack_engine::render::plan_text(&plan, style);
+    assert!(text.contains(r#"manifest(yaml).parameters.backend: "other" -> "anf""#), "{text}");
+    let report = cluster.apply_plan(&plan).await;
+    assert!(report.succeeded(), "{report:?}");
+    let live = kubectl.get(&class_path("netapp-csi-snapclass")).await.unwrap();
+    assert_eq!(
+        (live["parameters"]["backend"].as_str(), live["metadata"]["labels"]["owner"].as_str()),
+        (Some("anf"), Some("ops"))
+    );
+    assert!(actions(&cluster.plan().await).is_empty());
+
+    // Another name is another object: replaced.
+    cluster.write(&STACK.replace("netapp-csi-snapclass", "anf-snapclass"));
+    let plan = cluster.apply().await;
+    assert_eq!(actions(&plan), [("kubernetes_manifest.class".to_owned(), Action::DeleteThenCreate)]);
+    assert!(matches!(
+        kubectl.get(&class_path("netapp-csi-snapclass")).await.unwrap_err(),
+        Error::NotFound(_)
+    ));
+    kubectl.get(&class_path("anf-snapclass")).await.unwrap();
+
+    // Destroy: the object, then its CRD (which the server deletes once its objects are gone).
+    let plan = cluster.plan_with(lanestack_engine::plan::PlanMode::Destroy).await;
+    let report = cluster.apply_plan(&plan).await;
+    assert!(report.succeeded(), "{report:?}");
+    let done: Vec<String> = report.done.iter().map(|(a, _)| a.to_string()).collect();
+    assert_eq!(done, ["kubernetes_manifest.class", "kubernetes_manifest.class_crd"]);
+    let crd = resource_path(
+        "apiextensions.k8s.io/v1",
+        None,
+        "customresourcedefinitions",
+        Some("volumesnapshotclasses.snapshot.storage.k8s.io"),
+    );
+    assert!(matches!(kubectl.get(&crd).await.unwrap_err(), Error::NotFound(_)));
+}
