@@ -495,7 +495,10 @@ impl Store {
             }
         }
         let before_strategy = new.clone();
-        (kind.prepare)(&mut new, existing.as_ref());
+        // A POST is a create whatever is stored under its name: it is validated as one, and
+        // refused as AlreadyExists only then (as the API server's create handler does).
+        let rules_old = if w.op == Op::Create { None } else { existing.as_ref() };
+        (kind.prepare)(&mut new, rules_old);
         let uid = match existing.as_ref().and_then(|o| meta_str(o, "uid")) {
             Some(u) => u.to_owned(),
             None => self.new_uid(),
@@ -518,7 +521,7 @@ impl Store {
             }
         };
         fields::store(&mut new, entries);
-        let errors = (kind.validate)(&new, existing.as_ref());
+        let errors = (kind.validate)(&new, rules_old);
         if !errors.is_empty() {
             return Err(KubeError::invalid(kind.kind, &name, &errors));
         }

@@ -674,3 +674,28 @@ fn server_side_apply_gives_the_real_servers_results() {
         ssa::server_side_apply(&client, &subject).await;
     });
 }
+
+/// A POST is a create whatever is stored under its name: validated as a new object, then
+/// refused as AlreadyExists — not judged as an update of the stored one (an immutable secret's
+/// data "changing").
+#[test]
+fn a_create_over_an_existing_name_is_already_exists_even_for_an_immutable_secret() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig::default()).await;
+        let kube = cluster(&c).await;
+        let secret = |data: &str| {
+            json!({ "apiVersion": "v1", "kind": "Secret", "metadata": { "name": "s" }, "immutable": true,
+                    "stringData": { "k": data } })
+        };
+        let collection = "/api/v1/namespaces/default/secrets";
+        assert_eq!(kube.post(collection, secret("one")).await.status, 201);
+        for query in ["", "?dryRun=All"] {
+            let r = kube.post(&format!("{collection}{query}"), secret("two")).await;
+            assert_eq!(
+                without_details(&r.body),
+                status(409, "AlreadyExists", "secrets \"s\" already exists"),
+                "{query}"
+            );
+        }
+    });
+}

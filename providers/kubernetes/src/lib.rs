@@ -192,10 +192,32 @@ impl Provider for KubernetesProvider {
 
     fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
         Box::pin(async move {
-            Ok(match type_of(request.address)? {
+            let ty = type_of(request.address)?;
+            let response = match ty {
                 Type::Typed(kind) => kind.plan(request.prior_state, request.config),
                 Type::Manifest => manifest::plan(request.prior_state, request.config),
-            })
+            };
+            // The server's own validation, at plan time, when there is a server to ask.
+            let client = self.client.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if let Some(client) = client
+                && known_to_the_stack(&response.planned_state)
+            {
+                let target = match ty {
+                    Type::Typed(kind) => {
+                        kind.path(&response.planned_state).map(|p| (p, kind.object(&response.planned_state)))
+                    }
+                    Type::Manifest => {
+                        manifest::target(&client, &self.discovery, &response.planned_state).await?
+                    }
+                };
+                // An update the API cannot make is a replacement: its create is checked instead.
+                if let Some((path, object)) = target
+                    && response.requires_replace.is_empty()
+                {
+                    dry_run(&client, &path, &object, request.prior_state.is_none()).await?;
+                }
+            }
+            Ok(response)
         })
     }
 
@@ -268,6 +290,53 @@ fn type_of(address: &ResourceAddress) -> Result<Type, ProviderError> {
             format!("{address}: the kubernetes provider has no resource type {:?}", address.type_name()),
         )
     })
+}
+
+/// Whether everything the stack sets in a planned state is known (what the server sets —
+/// `id`, `uid` — may not be yet).
+fn known_to_the_stack(planned: &Value) -> bool {
+    let mut sent = planned.clone();
+    if let Value::Object(fields) = &mut sent {
+        fields.remove("id");
+        fields.remove("uid");
+        if let Some(Value::Object(metadata)) = fields.get_mut("metadata") {
+            metadata.remove("uid");
+        }
+    }
+    !sent.contains_unknown()
+}
+
+/// The API server's validation (and admission) of the object, changing nothing: a dry-run
+/// create (`POST ...?dryRun=All`) for a new object, a dry-run server-side apply for an update.
+/// Only a refusal of the object itself fails the plan: a namespace or kind that this plan
+/// creates first is not there yet, and an object already where a new one goes is either a
+/// replacement's old one or someone else's (which apply refuses).
+async fn dry_run(
+    client: &Client,
+    path: &str,
+    object: &serde_json::Value,
+    create: bool,
+) -> Result<(), ProviderError> {
+    let answer = if create {
+        let collection = path.rsplit_once('/').map_or(path, |(c, _)| c);
+        let query = format!("{collection}?dryRun=All&fieldManager={}", owned::FIELD_MANAGER);
+        client.create(&query, object).await
+    } else {
+        let options = ApplyOptions { field_manager: owned::FIELD_MANAGER, force: true, dry_run: true };
+        client.apply(path, object, &options).await
+    };
+    match answer {
+        Ok(_) | Err(KubeError::NotFound(_) | KubeError::AlreadyExists(_)) => Ok(()),
+        Err(e @ (KubeError::Invalid(_) | KubeError::Forbidden(_))) => Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!("the API server refuses the object (dry run): {e}"),
+        )),
+        Err(KubeError::Api(api)) if api.code == 400 => Err(ProviderError::new(
+            ErrorKind::Invalid,
+            format!("the API server refuses the object (dry run): {api}"),
+        )),
+        Err(e) => Err(from_kube(&e)),
+    }
 }
 
 /// Fails with [`ErrorKind::AlreadyExists`] when an object is at `path` already: a create never

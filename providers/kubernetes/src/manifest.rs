@@ -256,6 +256,17 @@ fn manifest_of(state: &Value) -> Result<(String, Json, Identity), ProviderError>
     Ok((text.to_owned(), object, identity))
 }
 
+/// The path and object a planned state applies, when its kind is served now (`None` for a
+/// kind whose CRD this plan creates).
+pub async fn target(
+    client: &Client,
+    discovery: &Discovery,
+    planned: &Value,
+) -> Result<Option<(String, Json)>, ProviderError> {
+    let (_, object, identity) = manifest_of(planned)?;
+    Ok(discovery.path(client, &identity).await?.map(|path| (path, object)))
+}
+
 /// Creates or updates the object of `planned`.
 pub async fn apply(
     client: &Client,

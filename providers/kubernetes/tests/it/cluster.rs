@@ -110,6 +110,14 @@ impl Cluster {
     }
 
     pub async fn plan_with(&self, mode: PlanMode) -> Plan {
+        match self.try_plan(mode).await {
+            Ok(plan) => plan,
+            Err(d) => panic!("plan failed: {d:#?}"),
+        }
+    }
+
+    /// The plan, or the diagnostics of a plan that failed.
+    pub async fn try_plan(&self, mode: PlanMode) -> Result<Plan, lanestack_engine::diag::Diagnostics> {
         let loaded = config::load_dir(self.dir.path());
         let mut diags = loaded.diagnostics;
         diags.extend(config::check_against_schemas(&loaded.stack, self.providers.schemas()));
@@ -127,10 +135,7 @@ impl Cluster {
             cwd: self.dir.path(),
         };
         let opts = PlanOptions { mode, ..PlanOptions::default() };
-        match plan::plan(inputs, &opts, &Arc::new(AtomicBool::new(false))).await {
-            Ok((plan, _)) => plan,
-            Err(d) => panic!("plan failed: {d:#?}"),
-        }
+        plan::plan(inputs, &opts, &Arc::new(AtomicBool::new(false))).await.map(|(plan, _)| plan)
     }
 
     pub async fn plan(&self) -> Plan {

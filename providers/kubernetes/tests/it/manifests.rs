@@ -112,6 +112,23 @@ async fn a_crd_and_an_object_of_its_kind_in_one_stack() {
     ));
     kubectl.get(&class_path("anf-snapclass")).await.unwrap();
 
+    // The server's validation runs at plan time (a dry run): a class without its driver is
+    // refused with the server's words, before anything changes.
+    cluster.write(
+        &STACK
+            .replace("netapp-csi-snapclass", "anf-snapclass")
+            .replace("driver         = \"csi.trident.netapp.io\"\n", ""),
+    );
+    let diags = cluster.try_plan(lanestack_engine::plan::PlanMode::Normal).await.unwrap_err();
+    let text = format!("{diags:?}");
+    assert!(
+        text.contains("the API server refuses the object (dry run)")
+            && text.contains("driver: Required value"),
+        "{text}"
+    );
+    assert_eq!(kubectl.get(&class_path("anf-snapclass")).await.unwrap()["driver"], "csi.trident.netapp.io");
+    cluster.write(&STACK.replace("netapp-csi-snapclass", "anf-snapclass"));
+
     // Destroy: the object, then its CRD (which the server deletes once its objects are gone).
     let plan = cluster.plan_with(lanestack_engine::plan::PlanMode::Destroy).await;
     let report = cluster.apply_plan(&plan).await;

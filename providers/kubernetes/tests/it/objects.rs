@@ -100,6 +100,17 @@ async fn objects_are_applied_read_back_and_others_additions_left_alone() {
     assert_eq!(live["data"]["theirs"], "eA==");
     assert_eq!(live["metadata"]["annotations"]["rotated-by"], "vault");
 
+    // The API server's own rules run at plan time (a dry run): a label value it refuses fails
+    // the plan with its message, and nothing changes.
+    cluster.write(&OBJECTS.replace("team = \"lanes\"", "team = \"not valid!\""));
+    let diags = cluster.try_plan(lanestack_engine::plan::PlanMode::Normal).await.unwrap_err();
+    let text = format!("{diags:?}");
+    assert!(
+        text.contains("the API server refuses the object (dry run)") && text.contains("metadata.labels"),
+        "{text}"
+    );
+    assert_eq!(kubectl.get(&ns_path).await.unwrap()["metadata"]["labels"]["team"], "perception");
+
     // A key lanestack stops setting is removed; theirs stays.
     cluster.write(&OBJECTS.replace("binary_data = { blob = \"AP8=\" }", ""));
     cluster.apply().await;
