@@ -101,6 +101,56 @@ pub fn parse_pair(a: &str, b: &str) -> Option<(DocFormat, Value, Value)> {
     Some((if fa == fb { fa } else { DocFormat::Yaml }, da, db))
 }
 
+/// Every document of a YAML stream (`---`-separated), as values: what `yamldecode` and
+/// `yamldecodeall` return. Unlike the embedded-document reading above, any value is a document
+/// (a scalar too), and what cannot be read is an error saying where: anchors, aliases and tags
+/// other than the core schema's are refused rather than guessed at.
+pub fn decode_yaml_stream(s: &str) -> Result<Vec<Value>, String> {
+    let mut events = Vec::new();
+    for e in Parser::new_from_str(s) {
+        let (event, span) = e.map_err(|e| {
+            format!("line {}, column {}: {}", e.marker().line(), e.marker().col() + 1, e.info())
+        })?;
+        match &event {
+            Event::Alias(_) => return Err(format!("line {}: aliases are not supported", span.start.line())),
+            Event::Scalar(_, _, anchor, _)
+            | Event::SequenceStart(anchor, _)
+            | Event::MappingStart(anchor, _)
+                if *anchor != 0 =>
+            {
+                return Err(format!("line {}: anchors are not supported", span.start.line()));
+            }
+            Event::Scalar(_, _, _, Some(_))
+            | Event::SequenceStart(_, Some(_))
+            | Event::MappingStart(_, Some(_)) => {
+                return Err(format!("line {}: tags are not supported", span.start.line()));
+            }
+            Event::Nothing => continue,
+            _ => {}
+        }
+        events.push(event);
+    }
+    let mut it = events.into_iter().peekable();
+    let mut docs = Vec::new();
+    loop {
+        match it.next() {
+            Some(Event::StreamStart | Event::DocumentEnd) => {}
+            Some(Event::DocumentStart(_)) => {
+                if matches!(it.peek(), Some(Event::DocumentEnd)) {
+                    continue;
+                }
+                // A document of only comments reads as null: empty, left out as kubectl does.
+                match node(&mut it).ok_or("a mapping key that is not a scalar")? {
+                    Value::Null => {}
+                    doc => docs.push(doc),
+                }
+            }
+            Some(Event::StreamEnd) | None => return Ok(docs),
+            Some(_) => return Err("an unexpected YAML event".to_owned()),
+        }
+    }
+}
+
 type Events<'a> = std::iter::Peekable<std::vec::IntoIter<Event<'a>>>;
 
 fn node(it: &mut Events<'_>) -> Option<Value> {
@@ -185,6 +235,19 @@ mod tests {
         );
         assert_eq!(parse_pair("[1]", "[2]").map(|p| p.0), Some(DocFormat::Json));
         assert!(parse_pair("a: 1\n", "plain words").is_none());
+    }
+
+    #[test]
+    fn yaml_streams_decode_to_every_document_or_say_where_they_fail() {
+        let docs = decode_yaml_stream("a: 1\n---\n# nothing\n---\n- x\n- 'y'\n---\n3\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[0], Value::object([("a", Value::from(1))]));
+        assert_eq!(docs[1], Value::List(vec![Value::from("x"), Value::from("y")]));
+        assert_eq!(docs[2], Value::from(3));
+        assert_eq!(decode_yaml_stream("").unwrap(), Vec::<Value>::new());
+        assert!(decode_yaml_stream("a: [1").unwrap_err().starts_with("line "));
+        assert_eq!(decode_yaml_stream("a: &x 1\nb: *x\n").unwrap_err(), "line 1: anchors are not supported");
+        assert_eq!(decode_yaml_stream("a: !!str 1\n").unwrap_err(), "line 1: tags are not supported");
     }
 
     #[test]

@@ -84,6 +84,8 @@ const FUNCS: &[(&str, usize, usize, bool)] = &[
     ("trimspace", 1, 1, false),
     ("upper", 1, 1, false),
     ("values", 1, 1, true),
+    ("yamldecode", 1, 1, false),
+    ("yamldecodeall", 1, 1, false),
     ("yamlencode", 1, 1, false),
 ];
 
@@ -243,6 +245,20 @@ fn dispatch(name: &str, mut a: Vec<Value>, scope: &Scope<'_>) -> Result<Value> {
             Value::from_json(&json)
         }
         "yamlencode" => Value::String(yaml::encode(&first)),
+        "yamldecode" | "yamldecodeall" => {
+            let mut docs = crate::structured::decode_yaml_stream(str_arg(name, arg(0), "the")?)
+                .map_err(|e| FuncError::new(format!("invalid YAML: {e}")))?;
+            if name == "yamldecodeall" {
+                Value::List(docs)
+            } else if docs.len() > 1 {
+                return Err(FuncError::new(format!(
+                    "the YAML holds {} documents; yamldecode reads one (yamldecodeall reads a list of every one)",
+                    docs.len()
+                )));
+            } else {
+                docs.pop().unwrap_or(Value::Null)
+            }
+        }
         "format" => {
             let spec = str_arg(name, arg(0), "the first")?;
             Value::String(format::format(spec, &a[1..]).map_err(FuncError::new)?)

@@ -220,6 +220,15 @@ fn functions() {
     assert_eq!(ok("jsonencode({b = [1, true], a = \"x\"})"), Value::from(r#"{"a":"x","b":[1,true]}"#));
     assert_eq!(json("jsondecode(\"{\\\"a\\\": [1, 2.5]}\")"), serde_json::json!({"a": [1, 2.5]}));
     assert_eq!(ok("yamlencode({a = [1], b = \"x\"})"), Value::from("a:\n  - 1\nb: x\n"));
+    assert_eq!(
+        json("yamldecode(\"a: [1, x]\\nb: {c: true}\\n\")"),
+        serde_json::json!({"a": [1, "x"], "b": {"c": true}})
+    );
+    assert_eq!(json("yamldecode(yamlencode({a = [1], b = \"x\"}))"), serde_json::json!({"a": [1], "b": "x"}));
+    assert_eq!(
+        json("yamldecodeall(\"a: 1\\n---\\n---\\nb: 2\\n\")"),
+        serde_json::json!([{"a": 1}, {"b": 2}])
+    );
     assert_eq!(ok("cidrsubnet(\"10.0.0.0/16\", 8, 2)"), Value::from("10.0.2.0/24"));
     assert_eq!(ok("cidrhost(\"10.0.0.0/24\", 5)"), Value::from("10.0.0.5"));
     assert_eq!(json("concat([[1], [2]]...)"), serde_json::json!([1, 2]));
@@ -233,6 +242,9 @@ fn function_errors_are_diagnostics() {
     assert!(err("upper()").label.unwrap().contains("takes 1 argument(s), got 0"));
     assert!(err("join(\",\", [[1]])").label.unwrap().contains("cannot convert a list"));
     assert!(err("lookup(var.tags, \"nope\")").label.unwrap().contains("missing"));
+    let two = err("yamldecode(\"a: 1\\n---\\nb: 2\\n\")").label.unwrap();
+    assert!(two.contains("holds 2 documents") && two.contains("yamldecodeall"), "{two}");
+    assert!(err("yamldecode(\"a: [1\")").label.unwrap().contains("invalid YAML: line "));
     assert!(err("uuid()").label.unwrap().contains("no function `uuid`"));
     assert!(err("file(\"does-not-exist.txt\")").label.unwrap().contains("cannot read"));
 }

@@ -12,13 +12,20 @@ use crate::cluster::{Cluster, actions};
 use crate::server::ApiServer;
 use crate::webhook::TokenReviewWebhook;
 
-const CLASS_CRD: &str = include_str!(
-    "../../../../kube/tests/data/external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshotclasses.yaml"
-);
+/// The three snapshot CRDs of external-snapshotter in one stream, as a bundle comes.
+fn crds() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../kube/tests/data/external-snapshotter-afb2f0d");
+    ["volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"]
+        .iter()
+        .map(|kind| std::fs::read_to_string(format!("{dir}/snapshot.storage.k8s.io_{kind}.yaml")).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
 
 const STACK: &str = r#"
-resource "kubernetes_manifest" "class_crd" {
-  manifest = file("volumesnapshotclasses.yaml")
+resource "kubernetes_manifest" "crds" {
+  for_each = { for d in yamldecodeall(file("snapshot-crds.yaml")) : d.metadata.name => d }
+  manifest = yamlencode(each.value)
 }
 
 resource "kubernetes_manifest" "class" {
@@ -30,9 +37,11 @@ resource "kubernetes_manifest" "class" {
     deletionPolicy = "Delete"
     parameters     = { backend = "anf" }
   })
-  depends_on = [kubernetes_manifest.class_crd]
+  depends_on = [kubernetes_manifest.crds]
 }
 "#;
+
+const CLASS_CRD: &str = "kubernetes_manifest.crds[\"volumesnapshotclasses.snapshot.storage.k8s.io\"]";
 
 fn class_path(name: &str) -> String {
     resource_path("snapshot.storage.k8s.io/v1", None, "volumesnapshotclasses", Some(name))
@@ -42,18 +51,22 @@ fn class_path(name: &str) -> String {
 async fn a_crd_and_an_object_of_its_kind_in_one_stack() {
     let server = ApiServer::start(TokenReviewWebhook::start("unused-token", "unused")).await;
     let cluster = Cluster::on_kubeconfig(&server.kubeconfig());
-    cluster.write_file("volumesnapshotclasses.yaml", CLASS_CRD);
+    cluster.write_file("snapshot-crds.yaml", &crds());
     cluster.write(STACK);
 
     // Planned without a cluster round trip: the kind does not exist yet.
     let plan = cluster.apply().await;
+    let created: Vec<String> = plan.effective().map(|c| c.change.address.to_string()).collect();
     assert_eq!(
-        actions(&plan),
+        created,
         [
-            ("kubernetes_manifest.class".to_owned(), Action::Create),
-            ("kubernetes_manifest.class_crd".to_owned(), Action::Create)
+            "kubernetes_manifest.class",
+            CLASS_CRD,
+            "kubernetes_manifest.crds[\"volumesnapshotcontents.snapshot.storage.k8s.io\"]",
+            "kubernetes_manifest.crds[\"volumesnapshots.snapshot.storage.k8s.io\"]",
         ]
     );
+    assert!(plan.effective().all(|c| c.change.action == Action::Create));
     let kubectl = cluster.kubectl();
     let live = kubectl.get(&class_path("netapp-csi-snapclass")).await.unwrap();
     assert_eq!(live["driver"], "csi.trident.netapp.io");
@@ -134,7 +147,11 @@ async fn a_crd_and_an_object_of_its_kind_in_one_stack() {
     let report = cluster.apply_plan(&plan).await;
     assert!(report.succeeded(), "{report:?}");
     let done: Vec<String> = report.done.iter().map(|(a, _)| a.to_string()).collect();
-    assert_eq!(done, ["kubernetes_manifest.class", "kubernetes_manifest.class_crd"]);
+    assert_eq!(
+        (done.len(), done[0].as_str()),
+        (4, "kubernetes_manifest.class"),
+        "the object goes before the CRDs: {done:?}"
+    );
     let crd = resource_path(
         "apiextensions.k8s.io/v1",
         None,
