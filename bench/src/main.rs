@@ -7,7 +7,8 @@
 //! and never runs under `cargo test`.
 //!
 //! With `--azure-subnets N` it runs [`azure`] instead: N subnets applied against the ARM
-//! emulator under ARM's throttling budgets.
+//! emulator under ARM's throttling budgets; with `--kube-secrets N`, [`kube`]: N Secrets
+//! applied into an emulated AKS cluster, and a no-op plan of them.
 //!
 //! Exit status: 1 when a command failed or the no-op plan was not a no-op; missed time or memory
 //! targets are reported in the table and the JSON, not in the exit status, because timings
@@ -16,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod azure;
+mod kube;
 mod measure;
 mod stack;
 
@@ -40,6 +42,11 @@ struct Args {
     /// throttling budgets, and compare the wall time with the least time they allow.
     #[arg(long, value_name = "N")]
     azure_subnets: Option<usize>,
+
+    /// Instead of the sizes: apply this many Secrets into an emulated AKS cluster through the
+    /// kubernetes provider, then plan again; time both and count the API requests.
+    #[arg(long, value_name = "N")]
+    kube_secrets: Option<usize>,
 
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
@@ -148,6 +155,9 @@ fn run(args: Args) -> anyhow::Result<()> {
 
     if let Some(n) = args.azure_subnets {
         return azure::run(&lanestack, n);
+    }
+    if let Some(n) = args.kube_secrets {
+        return kube::run(&lanestack, n);
     }
 
     let mut rows = Vec::new();
