@@ -3,7 +3,9 @@
 //! A field set is a set of paths (`["data", "key"]`); its wire form is FieldsV1
 //! (`{"f:data":{"f:key":{}}}`, a path that is both a member and a prefix of others gets `".": {}`).
 //! Objects are granular (each key of a map or struct its own field), lists atomic, scalars
-//! leaves; `apiVersion`, `kind`, `status` and the server's metadata are not tracked.
+//! leaves; `apiVersion`, `kind` and the server's metadata are not tracked. Entries of writes
+//! to a subresource (`/status`) say so (`subresource: status`) and are apart from the main
+//! resource's.
 //!
 //! Update operations (create, replace, merge patch) own what they changed, taking it from the
 //! other managers; a map they added is owned as a whole too (`".": {}`), as the real server
@@ -27,7 +29,17 @@ pub(crate) struct Entry {
     pub(crate) apply: bool,
     pub(crate) api_version: String,
     pub(crate) time: String,
+    /// `status` for writes to the status subresource, empty for the main resource.
+    pub(crate) subresource: String,
     set: Set,
+}
+
+/// Who writes: the manager, the API version it writes with, and the subresource (or "").
+#[derive(Clone, Copy)]
+pub(crate) struct Manager<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) api_version: &'a str,
+    pub(crate) subresource: &'a str,
 }
 
 impl Entry {
@@ -57,7 +69,7 @@ const UNTRACKED_METADATA: [&str; 10] = [
 
 fn tracked(path: &[String]) -> bool {
     match path {
-        [top] => !matches!(top.as_str(), "apiVersion" | "kind" | "status"),
+        [top] => !matches!(top.as_str(), "apiVersion" | "kind"),
         [meta, field] if meta == "metadata" => !UNTRACKED_METADATA.contains(&field.as_str()),
         _ => true,
     }
@@ -231,6 +243,7 @@ pub(crate) fn entries(object: &Value) -> Vec<Entry> {
                 apply: text("operation") == "Apply",
                 api_version: text("apiVersion"),
                 time: text("time"),
+                subresource: text("subresource"),
                 set,
             }
         })
@@ -247,14 +260,18 @@ pub(crate) fn store(object: &mut Value, mut entries: Vec<Entry>) {
     let list: Vec<Value> = entries
         .iter()
         .map(|e| {
-            json!({
+            let mut entry = json!({
                 "manager": e.manager,
                 "operation": if e.apply { "Apply" } else { "Update" },
                 "apiVersion": e.api_version,
                 "time": e.time,
                 "fieldsType": "FieldsV1",
                 "fieldsV1": encode(&e.set),
-            })
+            });
+            if !e.subresource.is_empty() {
+                entry["subresource"] = json!(e.subresource);
+            }
+            entry
         })
         .collect();
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -271,16 +288,18 @@ pub(crate) fn update(
     mut current: Vec<Entry>,
     old: &Value,
     new: &Value,
-    manager: &str,
-    api_version: &str,
+    who: Manager<'_>,
     now: &str,
 ) -> Vec<Entry> {
+    let (manager, api_version) = (who.name, who.api_version);
     let (mut changed, mut removed) = (Set::new(), Set::new());
     changes(old, new, &mut Vec::new(), &mut changed, &mut removed);
     if changed.is_empty() && removed.is_empty() {
         return current;
     }
-    let mine = |e: &Entry| !e.apply && e.manager == manager && e.api_version == api_version;
+    let mine = |e: &Entry| {
+        !e.apply && e.manager == manager && e.api_version == api_version && e.subresource == who.subresource
+    };
     for e in current.iter_mut() {
         for gone in &removed {
             remove_under(&mut e.set, gone);
@@ -299,6 +318,7 @@ pub(crate) fn update(
             apply: false,
             api_version: api_version.to_owned(),
             time: now.to_owned(),
+            subresource: who.subresource.to_owned(),
             set: changed,
         }),
         None => {}
@@ -312,13 +332,13 @@ pub(crate) fn apply(
     live: &Value,
     mut current: Vec<Entry>,
     applied: &Value,
-    manager: &str,
-    api_version: &str,
+    who: Manager<'_>,
     force: bool,
     now: &str,
 ) -> Result<(Value, Vec<Entry>), KubeError> {
+    let (manager, api_version) = (who.name, who.api_version);
     let applied_set = members(applied);
-    let mine = |e: &Entry| e.apply && e.manager == manager;
+    let mine = |e: &Entry| e.apply && e.manager == manager && e.subresource == who.subresource;
     let mut conflicts: Vec<(usize, Path)> = Vec::new();
     for (i, e) in current.iter().enumerate().filter(|(_, e)| !mine(e)) {
         for p in e.set.intersection(&applied_set) {
@@ -366,6 +386,7 @@ pub(crate) fn apply(
             apply: true,
             api_version: api_version.to_owned(),
             time: now.to_owned(),
+            subresource: who.subresource.to_owned(),
             set: applied_set,
         }),
     }
@@ -375,10 +396,12 @@ pub(crate) fn apply(
 /// Whether two entry lists own the same fields (times aside).
 pub(crate) fn same_ownership(a: &[Entry], b: &[Entry]) -> bool {
     let key = |v: &[Entry]| {
-        let mut k: Vec<(String, bool, String, Set)> = v
+        let mut k: Vec<(String, bool, String, String, Set)> = v
             .iter()
             .filter(|e| !e.set.is_empty())
-            .map(|e| (e.manager.clone(), e.apply, e.api_version.clone(), e.set.clone()))
+            .map(|e| {
+                (e.manager.clone(), e.apply, e.api_version.clone(), e.subresource.clone(), e.set.clone())
+            })
             .collect();
         k.sort();
         k
@@ -407,8 +430,9 @@ mod tests {
     fn an_update_owns_added_maps_and_takes_changed_fields() {
         let old = json!({ "metadata": { "name": "x" }, "data": { "a": "1" } });
         let new = json!({ "metadata": { "name": "x", "labels": { "l": "v" } }, "data": { "a": "2" } });
-        let applier = apply(&Value::Null, vec![], &old, "ssa", "v1", false, "t0").unwrap().1;
-        let after = update(applier, &old, &new, "edit", "v1", "t1");
+        let who = |name| Manager { name, api_version: "v1", subresource: "" };
+        let applier = apply(&Value::Null, vec![], &old, who("ssa"), false, "t0").unwrap().1;
+        let after = update(applier, &old, &new, who("edit"), "t1");
         assert_eq!(after.len(), 2);
         assert!(after[0].set.is_empty(), "the applier lost data.a");
         let edit = encode(&after[1].set);

@@ -213,7 +213,10 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         assert_eq!((&secrets["namespaced"], &secrets["kind"]), (&json!(true), &json!("Secret")));
         assert!(secrets["verbs"].as_array().unwrap().contains(&json!("patch")));
         let r = kube.get("/apis").await;
-        assert_eq!(r.body, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }));
+        let v1 = json!({ "groupVersion": "apiextensions.k8s.io/v1", "version": "v1" });
+        let apiextensions =
+            json!({ "name": "apiextensions.k8s.io", "versions": [v1], "preferredVersion": v1 });
+        assert_eq!(r.body, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [apiextensions] }));
         let r = kube.get("/version").await;
         assert!(r.body["gitVersion"].as_str().unwrap().starts_with("v1.30."), "{}", r.body);
         let r = kube.get("/api/v1/configmaps").await;
