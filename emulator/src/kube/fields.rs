@@ -40,6 +40,9 @@ pub(crate) struct Manager<'a> {
     pub(crate) name: &'a str,
     pub(crate) api_version: &'a str,
     pub(crate) subresource: &'a str,
+    /// Whether an object an update adds is owned as a whole whatever it is (custom
+    /// resources, whose schema makes no struct/map difference here), rather than for maps only.
+    pub(crate) objects_owned: bool,
 }
 
 impl Entry {
@@ -110,7 +113,7 @@ fn members(v: &Value) -> Set {
 }
 
 /// Fields added or changed from `old` to `new` (with maps added as a whole), and fields removed.
-fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, removed: &mut Set) {
+fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, removed: &mut Set, all: bool) {
     let empty = Map::new();
     let (o, n) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
     for (k, child) in n {
@@ -118,13 +121,13 @@ fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, remov
         if tracked(prefix) {
             match (o.get(k), child) {
                 (Some(Value::Object(_)), Value::Object(m)) if !m.is_empty() => {
-                    changes(&o[k], child, prefix, changed, removed);
+                    changes(&o[k], child, prefix, changed, removed, all);
                 }
                 (_, Value::Object(m)) if !m.is_empty() => {
-                    if is_map(prefix) {
+                    if is_map(prefix) || (all && prefix.as_slice() != ["metadata"]) {
                         changed.insert(prefix.clone());
                     }
-                    changes(&Value::Null, child, prefix, changed, removed);
+                    changes(&Value::Null, child, prefix, changed, removed, all);
                 }
                 (before, _) => {
                     if before != Some(child) {
@@ -293,7 +296,7 @@ pub(crate) fn update(
 ) -> Vec<Entry> {
     let (manager, api_version) = (who.name, who.api_version);
     let (mut changed, mut removed) = (Set::new(), Set::new());
-    changes(old, new, &mut Vec::new(), &mut changed, &mut removed);
+    changes(old, new, &mut Vec::new(), &mut changed, &mut removed, who.objects_owned);
     if changed.is_empty() && removed.is_empty() {
         return current;
     }
@@ -430,7 +433,7 @@ mod tests {
     fn an_update_owns_added_maps_and_takes_changed_fields() {
         let old = json!({ "metadata": { "name": "x" }, "data": { "a": "1" } });
         let new = json!({ "metadata": { "name": "x", "labels": { "l": "v" } }, "data": { "a": "2" } });
-        let who = |name| Manager { name, api_version: "v1", subresource: "" };
+        let who = |name| Manager { name, api_version: "v1", subresource: "", objects_owned: false };
         let applier = apply(&Value::Null, vec![], &old, who("ssa"), false, "t0").unwrap().1;
         let after = update(applier, &old, &new, who("edit"), "t1");
         assert_eq!(after.len(), 2);

@@ -161,11 +161,11 @@ pub(crate) fn validate_root(v: &Value, schema: &Value) -> Vec<FieldError> {
         )
     });
     if blocking && has_rules(schema) {
-        errors.push(FieldError::invalid(
-            "<nil>",
-            "null",
-            "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
-        ));
+        errors.push(FieldError {
+            reason: "FieldValueInvalid",
+            field: "<nil>".to_owned(),
+            detail: "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+        });
     }
     errors
 }

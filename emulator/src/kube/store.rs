@@ -507,7 +507,12 @@ impl Store {
                     &old_view,
                     entries.clone(),
                     &applied,
-                    fields::Manager { name: w.manager, api_version: &kind.group_version, subresource },
+                    fields::Manager {
+                        name: w.manager,
+                        api_version: &kind.group_version,
+                        subresource,
+                        objects_owned: kind.is_custom(),
+                    },
                     force,
                     w.now,
                 )?;
@@ -583,8 +588,12 @@ impl Store {
                         obj.remove("status");
                     }
                 }
-                let manager =
-                    fields::Manager { name: w.manager, api_version: &kind.group_version, subresource };
+                let manager = fields::Manager {
+                    name: w.manager,
+                    api_version: &kind.group_version,
+                    subresource,
+                    objects_owned: kind.is_custom(),
+                };
                 fields::update(entries.clone(), &old_view, &tracked_new, manager, w.now)
             }
         };

@@ -169,6 +169,11 @@ impl KindInfo {
         }
     }
 
+    /// Whether the kind is a CRD's.
+    pub(crate) fn is_custom(&self) -> bool {
+        matches!(self.rules, Rules::Custom(_))
+    }
+
     /// Whether `/status` is served.
     pub(crate) fn serves_status(&self) -> bool {
         matches!(&self.rules, Rules::Custom(c) if c.status)
