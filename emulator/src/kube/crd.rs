@@ -164,10 +164,7 @@ pub(crate) fn validate(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
         seen.push(vname);
         let schema = ver.pointer("/schema/openAPIV3Schema");
         if ver["served"] == true && schema.is_none() {
-            errors.push(FieldError::required(
-                format!("spec.versions[{i}].schema.openAPIV3Schema"),
-                "schemas are required",
-            ));
+            errors.push(FieldError::required(format!("spec.versions[{i}].schema.openAPIV3Schema"), ""));
         }
         if let Some(s) = schema {
             match s.get("type").and_then(Value::as_str) {
@@ -243,8 +240,15 @@ pub(crate) fn kind(crd: &Value, version: &str) -> Option<KindInfo> {
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
             .unwrap_or_default()
     };
+    let storage = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .and_then(|vs| vs.iter().find(|v| v["storage"] == true))
+        .and_then(|v| v["name"].as_str())
+        .unwrap_or(version);
     Some(KindInfo {
         group_version: format!("{}/{version}", text(crd, "/spec/group")),
+        storage_version: format!("{}/{storage}", text(crd, "/spec/group")),
         plural: text(crd, "/spec/names/plural").to_owned(),
         singular: text(crd, "/spec/names/singular").to_owned(),
         kind: text(crd, "/spec/names/kind").to_owned(),

@@ -33,6 +33,9 @@ const OBJECT_META: [&str; 15] = [
     "managedFields",
 ];
 
+/// The schema that allows any value and keeps no unknown field.
+static EMPTY: Value = Value::Null;
+
 fn preserves(s: &Value) -> bool {
     s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
 }
@@ -48,23 +51,26 @@ pub(crate) fn prune_root(v: &mut Value, schema: &Value) {
 
 fn prune_object(obj: &mut Map<String, Value>, s: &Value, root: bool) {
     let props = s.get("properties").and_then(Value::as_object);
-    let additional = s.get("additionalProperties");
+    // `additionalProperties: true` keeps any key, each value with an empty schema.
+    let additional = match s.get("additionalProperties") {
+        Some(Value::Bool(true)) => Some(&EMPTY),
+        Some(a @ Value::Object(_)) => Some(a),
+        _ => None,
+    };
     let embedded = root || s.get("x-kubernetes-embedded-resource") == Some(&Value::Bool(true));
-    let keep_unknown = preserves(s) || additional == Some(&Value::Bool(true));
+    let keep_unknown = preserves(s);
     obj.retain(|k, _| {
         keep_unknown
+            || additional.is_some()
             || props.is_some_and(|p| p.contains_key(k))
-            || additional.is_some_and(Value::is_object)
             || (embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
     });
     for (k, child) in obj.iter_mut() {
-        if root && k == "metadata" {
+        if embedded && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
             continue;
         }
-        match props.and_then(|p| p.get(k)).or(additional.filter(|a| a.is_object())) {
-            Some(cs) => prune(child, cs),
-            None if embedded && k == "metadata" => {}
-            None => {}
+        if let Some(cs) = props.and_then(|p| p.get(k)).or(additional) {
+            prune(child, cs);
         }
     }
 }
@@ -83,7 +89,8 @@ fn prune(v: &mut Value, s: &Value) {
     }
 }
 
-/// Fills the schema's `default`s of absent fields (and of nulls where null is not allowed).
+/// Fills the schema's `default`s of absent fields; drops nulls where null is not allowed, or
+/// replaces them by the default.
 pub(crate) fn default_root(v: &mut Value, schema: &Value) {
     if let Some(obj) = v.as_object_mut() {
         default_object(obj, schema, true);
@@ -97,8 +104,12 @@ fn default_object(obj: &mut Map<String, Value>, s: &Value, root: bool) {
                 continue;
             }
             let nullable = ps.get("nullable") == Some(&Value::Bool(true));
+            // A null where null is not allowed is dropped, or replaced by the default.
+            if obj.get(k).is_some_and(Value::is_null) && !nullable {
+                obj.remove(k);
+            }
             if let Some(d) = ps.get("default")
-                && (!obj.contains_key(k) || (obj[k].is_null() && !nullable))
+                && !obj.contains_key(k)
             {
                 obj.insert(k.clone(), d.clone());
             }
@@ -222,11 +233,15 @@ fn validate(v: &Value, s: &Value, path: &str, errors: &mut Vec<FieldError>) {
     }
     let int_or_string = s.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
     let want = s.get("type").and_then(Value::as_str).unwrap_or_default();
-    let fits = match want {
-        "" => !v.is_null() || int_or_string || preserves(s),
-        "number" => v.is_number(),
-        other => other == have,
-    } || (int_or_string && matches!(have, "integer" | "string"));
+    let fits = if int_or_string {
+        matches!(have, "integer" | "string")
+    } else {
+        match want {
+            "" => true,
+            "number" => v.is_number(),
+            other => other == have,
+        }
+    };
     if !fits {
         let wanted = if want.is_empty() { "integer,string" } else { want };
         errors.push(FieldError::type_invalid(

@@ -26,7 +26,7 @@ pub(crate) struct ObjKey {
 impl ObjKey {
     fn new(kind: &KindInfo, namespace: &str, name: &str) -> ObjKey {
         ObjKey {
-            group_version: kind.group_version.clone(),
+            group_version: kind.storage_version.clone(),
             plural: kind.plural.clone(),
             namespace: if kind.namespaced { namespace.to_owned() } else { String::new() },
             name: name.to_owned(),
@@ -141,6 +141,16 @@ fn meta_mut(v: &mut Value) -> &mut serde_json::Map<String, Value> {
         v["metadata"] = json!({});
     }
     v["metadata"].as_object_mut().unwrap_or_else(|| unreachable!("just set to an object"))
+}
+
+/// A stored object as the kind's version serves it. Objects are stored in their kind's storage
+/// version; a CRD's versions differ only in `apiVersion` (conversion `None`).
+fn served(o: &Value, kind: &KindInfo) -> Value {
+    let mut o = o.clone();
+    if o.get("apiVersion").and_then(Value::as_str) != Some(&kind.group_version) {
+        o["apiVersion"] = json!(kind.group_version);
+    }
+    o
 }
 
 /// The object without the fields a no-op write would change anyway.
@@ -299,7 +309,7 @@ impl Store {
             }
         }
         match cl.objects.get(&ObjKey::new(kind, namespace, name)) {
-            Some(o) => Ok((o.clone(), changed)),
+            Some(o) => Ok((served(o, kind), changed)),
             None => Err(KubeError::not_found(&kind.resource(), name)),
         }
     }
@@ -317,7 +327,7 @@ impl Store {
         let items: Vec<Value> = cl
             .objects
             .iter()
-            .filter(|(k, _)| k.group_version == kind.group_version && k.plural == kind.plural)
+            .filter(|(k, _)| k.group_version == kind.storage_version && k.plural == kind.plural)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
             .filter(|(_, o)| keep(o))
             .map(|(_, o)| {
@@ -452,7 +462,7 @@ impl Store {
             };
             let ns_state =
                 cl.objects.get(&ns_key).map(|ns| ns.pointer("/metadata/deletionTimestamp").is_some());
-            (cl.objects.get(&key).cloned(), ns_state)
+            (cl.objects.get(&key).map(|o| served(o, kind)), ns_state)
         };
         let creating = existing.is_none();
         if creating && (w.status || matches!(w.op, Op::Replace | Op::MergePatch)) {
@@ -626,7 +636,9 @@ impl Store {
         self.resource_version += 1;
         meta_mut(&mut new).insert("resourceVersion".into(), json!(self.resource_version.to_string()));
         let cl = self.cluster(cluster)?;
-        cl.objects.insert(key, new.clone());
+        let mut stored = new.clone();
+        stored["apiVersion"] = json!(kind.storage_version);
+        cl.objects.insert(key, stored);
         Ok(Written { status, object: new, stored: true })
     }
 
@@ -647,7 +659,7 @@ impl Store {
     ) -> Result<(Value, bool), KubeError> {
         let key = ObjKey::new(kind, namespace, name);
         let cl = self.cluster(cluster)?;
-        let Some(mut object) = cl.objects.get(&key).cloned() else {
+        let Some(mut object) = cl.objects.get(&key).map(|o| served(o, kind)) else {
             return Err(KubeError::not_found(&kind.resource(), name));
         };
         let uid = meta_str(&object, "uid").unwrap_or_default().to_owned();

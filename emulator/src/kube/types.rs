@@ -57,6 +57,8 @@ pub(crate) enum Rules {
 pub(crate) struct KindInfo {
     /// `v1` for core, `group/version` otherwise.
     pub(crate) group_version: String,
+    /// The group-version objects are stored in (a CRD's storage version).
+    pub(crate) storage_version: String,
     pub(crate) plural: String,
     pub(crate) singular: String,
     pub(crate) kind: String,
@@ -123,6 +125,7 @@ impl Builtin {
         let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
         KindInfo {
             group_version: self.group_version.to_owned(),
+            storage_version: self.group_version.to_owned(),
             plural: self.plural.to_owned(),
             singular: self.singular.to_owned(),
             kind: self.kind.to_owned(),

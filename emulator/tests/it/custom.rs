@@ -147,7 +147,7 @@ fn crds_are_validated_with_the_real_servers_messages() {
         bad["spec"]["versions"][0]["schema"] = Value::Null;
         let r = kube.post(CRDS, bad).await;
         assert_eq!(r.body["details"]["causes"][0]["field"], "spec.versions[0].schema.openAPIV3Schema");
-        assert_eq!(r.body["details"]["causes"][0]["message"], "Required value: schemas are required");
+        assert_eq!(r.body["details"]["causes"][0]["message"], "Required value");
         let mut bad = good.clone();
         bad["spec"]["versions"][1]["storage"] = json!(true);
         let r = kube.post(CRDS, bad).await;
@@ -481,5 +481,191 @@ fn custom_resources_give_the_real_servers_results() {
         );
         assert_eq!(step("spec change")["metadata"]["generation"], 2);
         assert!(step("pruned").get("bogus").is_none());
+    });
+}
+
+const MPIJOBS: &str = include_str!("../data/mpi-operator-caa3c47/kubeflow.org_mpijobs.yaml");
+const TRIDENT_ORCHESTRATORS: &str =
+    include_str!("../data/trident-71dd716/trident.netapp.io_tridentorchestrators_crd_post1.16.yaml");
+
+/// A CRD of the tests' own with most of what a structural schema says, served at two versions.
+fn widgets_crd() -> Value {
+    let schema = json!({
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["size"],
+                "properties": {
+                    "size": { "type": "integer" },
+                    "ratio": { "type": "number" },
+                    "enabled": { "type": "boolean", "default": true },
+                    "mode": { "type": "string", "enum": ["fast", "slow"], "default": "slow" },
+                    "port": { "x-kubernetes-int-or-string": true },
+                    "note": { "type": "string", "nullable": true },
+                    "tags": { "type": "array", "items": { "type": "string" } },
+                    "parts": { "type": "array", "items": {
+                        "type": "object", "required": ["name"],
+                        "properties": { "name": { "type": "string" }, "count": { "type": "integer", "default": 1 } },
+                    } },
+                    "labels": { "type": "object", "additionalProperties": { "type": "string" } },
+                    "extra": { "type": "object", "additionalProperties": true },
+                    "free": { "type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                              "properties": { "known": { "type": "integer" } } },
+                },
+            },
+            "status": { "type": "object", "properties": { "phase": { "type": "string" } } },
+        },
+    });
+    let version = |name: &str, storage: bool| {
+        json!({ "name": name, "served": true, "storage": storage,
+                "schema": { "openAPIV3Schema": schema }, "subresources": { "status": {} } })
+    };
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": "widgets.example.com" },
+        "spec": {
+            "group": "example.com",
+            "names": { "kind": "Widget", "plural": "widgets", "shortNames": ["wd"], "categories": ["all"] },
+            "scope": "Namespaced",
+            "versions": [version("v1", true), version("v1beta1", false)],
+        },
+    })
+}
+
+/// Creates a CRD and waits (bounded, polling without sleeping) until `list` answers.
+async fn establish(client: &KubeClient, crd: &Value, list: &str) -> Value {
+    let created = client.create(CRDS, crd).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while client.list(list).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{list} not served within 60 s");
+        tokio::task::yield_now().await;
+    }
+    created
+}
+
+/// The second scenario: CRD refusals, a schema's rules one by one, defaults and pruning, the
+/// versions of a CRD, and the real MPIJob and TridentOrchestrator CRDs.
+async fn observe_schemas(client: &KubeClient, namespace: &str) -> Vec<(&'static str, Value)> {
+    let mut seen = Vec::new();
+    let good = widgets_crd();
+    let mut bad = good.clone();
+    bad["metadata"]["name"] = json!("gadgets.example.com");
+    seen.push(("crd name", refusal(client.create(CRDS, &bad).await)));
+    let mut bad = good.clone();
+    bad["spec"]["scope"] = json!("Global");
+    seen.push(("crd scope", refusal(client.create(CRDS, &bad).await)));
+    let mut bad = good.clone();
+    bad["spec"]["group"] = json!("example");
+    bad["metadata"]["name"] = json!("widgets.example");
+    seen.push(("crd group", refusal(client.create(CRDS, &bad).await)));
+    let mut bad = good.clone();
+    bad["spec"]["versions"][1].as_object_mut().unwrap().remove("schema");
+    seen.push(("crd schema", refusal(client.create(CRDS, &bad).await)));
+
+    let widgets = resource_path("example.com/v1", Some(namespace), "widgets", None);
+    let crd = establish(client, &good, &widgets).await;
+    seen.push((
+        "crd defaults",
+        json!({ "names": crd["spec"]["names"], "conversion": crd["spec"]["conversion"] }),
+    ));
+    let named = |name: &str, spec: Value| json!({ "apiVersion": "example.com/v1", "kind": "Widget", "metadata": { "name": name }, "spec": spec });
+    let widget = |spec: Value| named("w", spec);
+    let cases: [(&'static str, Value); 9] = [
+        ("integer", json!({ "size": "3" })),
+        ("number", json!({ "size": 1, "ratio": "x" })),
+        ("array item", json!({ "size": 1, "tags": [1] })),
+        ("array required", json!({ "size": 1, "parts": [{ "count": 2 }] })),
+        ("enum", json!({ "size": 1, "mode": "medium" })),
+        ("int-or-string", json!({ "size": 1, "port": 1.5 })),
+        ("map value", json!({ "size": 1, "labels": { "a": 1 } })),
+        ("preserved known", json!({ "size": 1, "free": { "known": "x" } })),
+        ("not nullable", json!({ "size": 1, "ratio": null })),
+    ];
+    for (i, (name, spec)) in cases.into_iter().enumerate() {
+        let outcome = match client.create(&widgets, &named(&format!("case-{i}"), spec)).await {
+            Ok(created) => comparable(created),
+            Err(e) => refusal(Err(e)),
+        };
+        seen.push((name, outcome));
+    }
+    let mut full = widget(json!({
+        "size": 2, "ratio": 0.5, "port": "http", "note": null, "enabled": null, "tags": ["a"], "unknown": 1,
+        "parts": [{ "name": "p", "unknown": 1 }], "labels": { "k": "v" }, "extra": { "any": { "x": 1 } },
+        "free": { "known": 1, "other": { "deep": [1] } },
+    }));
+    full["status"] = json!({ "phase": "ignored" });
+    seen.push(("defaulted and pruned", comparable(client.create(&widgets, &full).await.unwrap())));
+    let other_version = resource_path("example.com/v1beta1", Some(namespace), "widgets", Some("w"));
+    seen.push(("other version", comparable(client.get(&other_version).await.unwrap())));
+    let status = client
+        .merge_patch(&format!("{other_version}/status"), &json!({ "status": { "phase": "Ready" } }))
+        .await;
+    seen.push(("other version status", comparable(status.unwrap())));
+
+    // The real MPIJob CRD: defaults and pruning through a PodTemplate schema.
+    let mpijobs = resource_path("kubeflow.org/v2beta1", Some(namespace), "mpijobs", None);
+    establish(client, &yaml::document(MPIJOBS).unwrap(), &mpijobs).await;
+    let replica = |n: i64| {
+        json!({ "replicas": n, "template": {
+            "metadata": { "labels": { "app": "train" } },
+            "spec": { "containers": [{ "name": "mpi", "image": "mpi:1", "unknownField": 1,
+                "resources": { "limits": { "cpu": 1, "memory": "1Gi", "nvidia.com/gpu": 8 } } }] },
+        } })
+    };
+    let job = json!({
+        "apiVersion": "kubeflow.org/v2beta1", "kind": "MPIJob", "metadata": { "name": "train" },
+        "spec": { "slotsPerWorker": 8, "bogus": true, "mpiReplicaSpecs": { "Launcher": replica(1), "Worker": replica(2) } },
+    });
+    // (Without managedFields: the emulator keeps lists atomic, the real server tracks the
+    // containers by name, `k:{"name":"mpi"}`.)
+    let mut created = comparable(client.create(&mpijobs, &job).await.unwrap());
+    created["metadata"].as_object_mut().unwrap().remove("managedFields");
+    seen.push(("mpijob", created));
+    let mut no_replicas = job.clone();
+    no_replicas["metadata"]["name"] = json!("none");
+    no_replicas["spec"].as_object_mut().unwrap().remove("mpiReplicaSpecs");
+    seen.push(("mpijob required", refusal(client.create(&mpijobs, &no_replicas).await)));
+
+    // The real TridentOrchestrator CRD: a schema that keeps everything, a status subresource.
+    let orchestrators = resource_path("trident.netapp.io/v1", None, "tridentorchestrators", None);
+    establish(client, &yaml::document(TRIDENT_ORCHESTRATORS).unwrap(), &orchestrators).await;
+    let torc = json!({
+        "apiVersion": "trident.netapp.io/v1", "kind": "TridentOrchestrator", "metadata": { "name": "trident" },
+        "spec": { "debug": true, "namespace": "trident", "windows": { "enabled": false } },
+        "status": { "status": "Installed" },
+        "extra": 1,
+    });
+    seen.push(("torc", comparable(client.create(&orchestrators, &torc).await.unwrap())));
+    seen
+}
+
+#[test]
+fn schemas_defaults_and_pruning_give_the_real_servers_results() {
+    rt().block_on(async {
+        let server = ApiServer::start(TokenReviewWebhook::start("unused-token", "unused")).await;
+        let expected = observe_schemas(&server.admin(), "ml").await;
+        drop(server);
+
+        let (_emulator, client) = emulated().await;
+        let got = observe_schemas(&client, "default").await;
+        let differences: Vec<String> = expected
+            .iter()
+            .zip(&got)
+            .filter(|((_, want), (_, have))| have != want)
+            .map(|((step, want), (_, have))| {
+                format!("step {step:?}:\n  emulator: {have}\n  real:     {want}")
+            })
+            .collect();
+        assert!(
+            differences.is_empty(),
+            "the emulator differs from the real server:\n{}",
+            differences.join("\n")
+        );
+        let step = |name: &str| &expected.iter().find(|(s, _)| *s == name).unwrap().1;
+        assert_eq!(step("defaulted and pruned")["spec"]["mode"], "slow");
+        assert_eq!(step("other version")["apiVersion"], "example.com/v1beta1");
     });
 }
