@@ -3,13 +3,20 @@
 //! points.
 //!
 //! It answers as the real API server documents: discovery (`/api`, `/api/v1`, `/apis`,
-//! `/version`), GET, LIST, POST, PUT, PATCH (JSON merge patch and server-side apply) and
-//! DELETE, `dryRun=All`, `Status` refusals with the real reasons and messages, uids,
-//! resourceVersions, creation timestamps and `managedFields`. Auth is the kubeconfig's bearer
-//! token; ARM's token, `api-version`, throttling and faults do not apply here.
+//! `/apis/{group}`, `/apis/{group}/{version}`, `/version`), GET, LIST, POST, PUT, PATCH (JSON
+//! merge patch and server-side apply) and DELETE, `dryRun=All`, `Status` refusals with the real
+//! reasons and messages, uids, resourceVersions, creation timestamps and `managedFields`. Auth
+//! is the kubeconfig's bearer token; ARM's token, `api-version`, throttling and faults do not
+//! apply here.
 //!
-//! Modules: `store` (the objects, generic over kinds; namespaces' termination), `types` (the
-//! table of kinds and their rules: namespaces and secrets), `fields` (field ownership and
+//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (namespaces, secrets,
+//! customresourcedefinitions), else one a CRD of the cluster serves, at
+//! `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/status]]`.
+//!
+//! Modules: `store` (the objects, generic over kinds; namespaces' termination; CRDs deleted
+//! with their objects), `types` (kinds and their rules: the built-in table, custom kinds'
+//! generation and status), `crd` (CustomResourceDefinitions and the kinds they serve),
+//! `schema` (structural schemas: pruning, defaults, validation), `fields` (field ownership and
 //! server-side apply), `status` (the `Status` errors).
 
 mod crd;
