@@ -183,7 +183,7 @@ fn api_resources(k: &KindInfo) -> Vec<Value> {
         r["categories"] = json!(k.categories);
     }
     let mut out = vec![r];
-    if k.has_status() && (k.serves_status() || k.group_version == crd::GROUP_VERSION) {
+    if k.serves_status() {
         out.push(json!({
             "name": format!("{}/status", k.plural),
             "singularName": "",

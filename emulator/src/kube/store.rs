@@ -16,6 +16,7 @@ use crate::rng::Rng;
 /// Where an object lives.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObjKey {
+    /// A built-in kind's group-version (`v1`); a custom resource's group alone.
     pub(crate) group_version: String,
     pub(crate) plural: String,
     /// Empty for cluster-scoped objects.
@@ -26,7 +27,7 @@ pub(crate) struct ObjKey {
 impl ObjKey {
     fn new(kind: &KindInfo, namespace: &str, name: &str) -> ObjKey {
         ObjKey {
-            group_version: kind.storage_version.clone(),
+            group_version: kind.store_key().to_owned(),
             plural: kind.plural.clone(),
             namespace: if kind.namespaced { namespace.to_owned() } else { String::new() },
             name: name.to_owned(),
@@ -327,7 +328,7 @@ impl Store {
         let items: Vec<Value> = cl
             .objects
             .iter()
-            .filter(|(k, _)| k.group_version == kind.storage_version && k.plural == kind.plural)
+            .filter(|(k, _)| k.group_version == kind.store_key() && k.plural == kind.plural)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
             .filter(|(_, o)| keep(o))
             .map(|(_, o)| {
@@ -726,8 +727,7 @@ impl Store {
             if !dry_run {
                 let group = object.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
                 let plural = object.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
-                let prefix = format!("{group}/");
-                cl.objects.retain(|k, _| !(k.plural == plural && k.group_version.starts_with(&prefix)));
+                cl.objects.retain(|k, _| !(k.plural == plural && k.group_version == group));
                 cl.objects.remove(&key);
                 self.resource_version += 1;
                 meta_mut(&mut object)

@@ -177,9 +177,21 @@ impl KindInfo {
         matches!(self.rules, Rules::Custom(_))
     }
 
-    /// Whether `/status` is served.
+    /// Whether `/status` is served (CRDs' and custom resources' that declare it).
     pub(crate) fn serves_status(&self) -> bool {
-        matches!(&self.rules, Rules::Custom(c) if c.status)
+        match &self.rules {
+            Rules::Builtin(b) => b.group_version == super::crd::GROUP_VERSION,
+            Rules::Custom(c) => c.status,
+        }
+    }
+
+    /// The group-version part of the objects' keys in the store: a custom resource's group
+    /// alone, so that its objects outlive a change of the CRD's storage version.
+    pub(crate) fn store_key(&self) -> &str {
+        match &self.rules {
+            Rules::Builtin(_) => &self.group_version,
+            Rules::Custom(_) => self.group(),
+        }
     }
 
     pub(crate) fn decode(&self, v: &Value) -> Result<(), String> {

@@ -335,6 +335,35 @@ fn deleting_a_crd_takes_its_objects_and_kind_and_crds_persist() {
     });
 }
 
+#[test]
+fn a_crds_versions_serve_the_same_objects_whatever_the_storage_version() {
+    rt().block_on(async {
+        let c = Client::start(EmulatorConfig { lro_retry_after_secs: 0, ..EmulatorConfig::default() }).await;
+        let kube = cluster(&c).await;
+        let crd = widgets_crd();
+        assert_eq!(kube.post(CRDS, crd.clone()).await.status, 201);
+        let beta = "/apis/example.com/v1beta1/namespaces/default/widgets";
+        let body = json!({ "apiVersion": "example.com/v1beta1", "kind": "Widget", "metadata": { "name": "w" }, "spec": { "size": 1 } });
+        let r = kube.post(beta, body).await;
+        assert_eq!((r.status, &r.body["apiVersion"]), (201, &json!("example.com/v1beta1")));
+        // The storage version moves to v1beta1: the object stays, at both versions.
+        let mut moved = crd;
+        moved["spec"]["versions"][0]["storage"] = json!(false);
+        moved["spec"]["versions"][1]["storage"] = json!(true);
+        let r = kube.put("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com", moved).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["status"]["storedVersions"], json!(["v1", "v1beta1"]));
+        assert_eq!(r.body["metadata"]["generation"], 2);
+        let r = kube.get("/apis/example.com/v1/namespaces/default/widgets/w").await;
+        assert_eq!((r.status, &r.body["apiVersion"], &r.body["spec"]["mode"]), (200, &json!("example.com/v1"), &json!("slow")));
+        assert_eq!(kube.get(beta).await.body["items"].as_array().unwrap().len(), 1);
+        // Discovery: v1 preferred over v1beta1.
+        let r = kube.get("/apis/example.com").await;
+        assert_eq!(r.body["preferredVersion"]["version"], "v1");
+        assert_eq!(r.body["versions"][1]["version"], "v1beta1");
+    });
+}
+
 // --- The same scenario against the real API server and the emulator.
 
 /// An object without what differs from server to server: uid, resourceVersion, times,
