@@ -698,3 +698,31 @@ fn schemas_defaults_and_pruning_give_the_real_servers_results() {
         assert_eq!(step("other version")["apiVersion"], "example.com/v1beta1");
     });
 }
+
+/// The server-side apply scenario that `lanestack-kube`'s tests run against the real API
+/// server on a VolumeSnapshotClass (`kube/tests/it/apply.rs`), here on the same custom resource.
+#[test]
+fn server_side_apply_of_a_custom_resource_gives_the_real_servers_results() {
+    rt().block_on(async {
+        let (_emulator, client) = emulated().await;
+        install_snapshot_crds(&client, "default").await;
+        let subject = super::kube::ssa::Subject {
+            path: resource_path("snapshot.storage.k8s.io/v1", None, "volumesnapshotclasses", Some("anf")),
+            api_version: "snapshot.storage.k8s.io/v1",
+            map: "parameters",
+            object: |parameters| {
+                json!({
+                    "apiVersion": "snapshot.storage.k8s.io/v1",
+                    "kind": "VolumeSnapshotClass",
+                    "metadata": {"name": "anf", "labels": {"team": "ml"}},
+                    "driver": "csi.trident.netapp.io",
+                    "deletionPolicy": "Delete",
+                    "parameters": parameters,
+                })
+            },
+            value: |text| json!(text),
+            also_owned: json!({"f:deletionPolicy": {}, "f:driver": {}}),
+        };
+        super::kube::ssa::server_side_apply(&client, &subject).await;
+    });
+}

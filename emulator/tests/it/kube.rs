@@ -652,7 +652,7 @@ fn kubernetes_objects_persist_in_the_data_directory() {
 }
 
 #[path = "../../../kube/tests/it/ssa.rs"]
-mod ssa;
+pub(crate) mod ssa;
 
 /// The server-side apply scenario that `lanestack-kube`'s tests run against the real API
 /// server, here on a Secret's data: the same managedFields, removals, conflict messages and
