@@ -12,8 +12,11 @@
 //! - the Kubernetes API of every AKS managed cluster, under `/k8s/{cluster-key}`
 //!   ([`kubernetes_cluster_key`], [`Emulator::kubernetes_server`]), where the cluster's
 //!   `listClusterUserCredential` kubeconfig points (with the emulator's CA over HTTPS): namespaces
-//!   and secrets with the real API server's rules, `Status` errors, `managedFields` and
-//!   server-side apply, authenticated by the kubeconfig's bearer token alone.
+//!   and secrets with the real API server's rules, CustomResourceDefinitions
+//!   (`apiextensions.k8s.io/v1`) and the custom resources they define (validated, pruned and
+//!   defaulted by their structural schemas, with `generation` and a status subresource),
+//!   discovery of every group, `Status` errors, `managedFields` and server-side apply,
+//!   authenticated by the kubeconfig's bearer token alone.
 //!
 //! Providers talk to it exactly as they talk to Azure; nothing in them knows it is an emulator
 //! beyond the endpoint and credentials they are given. [`EmulatorConfig`] injects latency,
@@ -22,7 +25,7 @@
 //!
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
 //! per-type shapes and rules), `workloads` (volumes, clusters, registries, role assignments),
-//! `kube` (the clusters' Kubernetes API: `store`, `types`, `fields`, `status`), `server` (HTTP,
+//! `kube` (the clusters' Kubernetes API: `store`, `types`, `crd`, `schema`, `fields`, `status`), `server` (HTTP,
 //! auth, throttling, faults), [`config`].
 //!
 //! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module

@@ -3,7 +3,9 @@
 //! A field set is a set of paths (`["data", "key"]`); its wire form is FieldsV1
 //! (`{"f:data":{"f:key":{}}}`, a path that is both a member and a prefix of others gets `".": {}`).
 //! Objects are granular (each key of a map or struct its own field), lists atomic, scalars
-//! leaves; `apiVersion`, `kind`, `status` and the server's metadata are not tracked.
+//! leaves; `apiVersion`, `kind` and the server's metadata are not tracked. Entries of writes
+//! to a subresource (`/status`) say so (`subresource: status`) and are apart from the main
+//! resource's.
 //!
 //! Update operations (create, replace, merge patch) own what they changed, taking it from the
 //! other managers; a map they added is owned as a whole too (`".": {}`), as the real server
@@ -27,7 +29,20 @@ pub(crate) struct Entry {
     pub(crate) apply: bool,
     pub(crate) api_version: String,
     pub(crate) time: String,
+    /// `status` for writes to the status subresource, empty for the main resource.
+    pub(crate) subresource: String,
     set: Set,
+}
+
+/// Who writes: the manager, the API version it writes with, and the subresource (or "").
+#[derive(Clone, Copy)]
+pub(crate) struct Manager<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) api_version: &'a str,
+    pub(crate) subresource: &'a str,
+    /// Whether an object an update adds is owned as a whole whatever it is (custom
+    /// resources, whose schema makes no struct/map difference here), rather than for maps only.
+    pub(crate) objects_owned: bool,
 }
 
 impl Entry {
@@ -57,7 +72,7 @@ const UNTRACKED_METADATA: [&str; 10] = [
 
 fn tracked(path: &[String]) -> bool {
     match path {
-        [top] => !matches!(top.as_str(), "apiVersion" | "kind" | "status"),
+        [top] => !matches!(top.as_str(), "apiVersion" | "kind"),
         [meta, field] if meta == "metadata" => !UNTRACKED_METADATA.contains(&field.as_str()),
         _ => true,
     }
@@ -98,7 +113,7 @@ fn members(v: &Value) -> Set {
 }
 
 /// Fields added or changed from `old` to `new` (with maps added as a whole), and fields removed.
-fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, removed: &mut Set) {
+fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, removed: &mut Set, all: bool) {
     let empty = Map::new();
     let (o, n) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
     for (k, child) in n {
@@ -106,13 +121,13 @@ fn changes(old: &Value, new: &Value, prefix: &mut Path, changed: &mut Set, remov
         if tracked(prefix) {
             match (o.get(k), child) {
                 (Some(Value::Object(_)), Value::Object(m)) if !m.is_empty() => {
-                    changes(&o[k], child, prefix, changed, removed);
+                    changes(&o[k], child, prefix, changed, removed, all);
                 }
                 (_, Value::Object(m)) if !m.is_empty() => {
-                    if is_map(prefix) {
+                    if is_map(prefix) || (all && prefix.as_slice() != ["metadata"]) {
                         changed.insert(prefix.clone());
                     }
-                    changes(&Value::Null, child, prefix, changed, removed);
+                    changes(&Value::Null, child, prefix, changed, removed, all);
                 }
                 (before, _) => {
                     if before != Some(child) {
@@ -231,6 +246,7 @@ pub(crate) fn entries(object: &Value) -> Vec<Entry> {
                 apply: text("operation") == "Apply",
                 api_version: text("apiVersion"),
                 time: text("time"),
+                subresource: text("subresource"),
                 set,
             }
         })
@@ -247,14 +263,18 @@ pub(crate) fn store(object: &mut Value, mut entries: Vec<Entry>) {
     let list: Vec<Value> = entries
         .iter()
         .map(|e| {
-            json!({
+            let mut entry = json!({
                 "manager": e.manager,
                 "operation": if e.apply { "Apply" } else { "Update" },
                 "apiVersion": e.api_version,
                 "time": e.time,
                 "fieldsType": "FieldsV1",
                 "fieldsV1": encode(&e.set),
-            })
+            });
+            if !e.subresource.is_empty() {
+                entry["subresource"] = json!(e.subresource);
+            }
+            entry
         })
         .collect();
     if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -271,16 +291,18 @@ pub(crate) fn update(
     mut current: Vec<Entry>,
     old: &Value,
     new: &Value,
-    manager: &str,
-    api_version: &str,
+    who: Manager<'_>,
     now: &str,
 ) -> Vec<Entry> {
+    let (manager, api_version) = (who.name, who.api_version);
     let (mut changed, mut removed) = (Set::new(), Set::new());
-    changes(old, new, &mut Vec::new(), &mut changed, &mut removed);
+    changes(old, new, &mut Vec::new(), &mut changed, &mut removed, who.objects_owned);
     if changed.is_empty() && removed.is_empty() {
         return current;
     }
-    let mine = |e: &Entry| !e.apply && e.manager == manager && e.api_version == api_version;
+    let mine = |e: &Entry| {
+        !e.apply && e.manager == manager && e.api_version == api_version && e.subresource == who.subresource
+    };
     for e in current.iter_mut() {
         for gone in &removed {
             remove_under(&mut e.set, gone);
@@ -299,6 +321,7 @@ pub(crate) fn update(
             apply: false,
             api_version: api_version.to_owned(),
             time: now.to_owned(),
+            subresource: who.subresource.to_owned(),
             set: changed,
         }),
         None => {}
@@ -312,13 +335,13 @@ pub(crate) fn apply(
     live: &Value,
     mut current: Vec<Entry>,
     applied: &Value,
-    manager: &str,
-    api_version: &str,
+    who: Manager<'_>,
     force: bool,
     now: &str,
 ) -> Result<(Value, Vec<Entry>), KubeError> {
+    let (manager, api_version) = (who.name, who.api_version);
     let applied_set = members(applied);
-    let mine = |e: &Entry| e.apply && e.manager == manager;
+    let mine = |e: &Entry| e.apply && e.manager == manager && e.subresource == who.subresource;
     let mut conflicts: Vec<(usize, Path)> = Vec::new();
     for (i, e) in current.iter().enumerate().filter(|(_, e)| !mine(e)) {
         for p in e.set.intersection(&applied_set) {
@@ -366,6 +389,7 @@ pub(crate) fn apply(
             apply: true,
             api_version: api_version.to_owned(),
             time: now.to_owned(),
+            subresource: who.subresource.to_owned(),
             set: applied_set,
         }),
     }
@@ -375,10 +399,12 @@ pub(crate) fn apply(
 /// Whether two entry lists own the same fields (times aside).
 pub(crate) fn same_ownership(a: &[Entry], b: &[Entry]) -> bool {
     let key = |v: &[Entry]| {
-        let mut k: Vec<(String, bool, String, Set)> = v
+        let mut k: Vec<(String, bool, String, String, Set)> = v
             .iter()
             .filter(|e| !e.set.is_empty())
-            .map(|e| (e.manager.clone(), e.apply, e.api_version.clone(), e.set.clone()))
+            .map(|e| {
+                (e.manager.clone(), e.apply, e.api_version.clone(), e.subresource.clone(), e.set.clone())
+            })
             .collect();
         k.sort();
         k
@@ -407,8 +433,9 @@ mod tests {
     fn an_update_owns_added_maps_and_takes_changed_fields() {
         let old = json!({ "metadata": { "name": "x" }, "data": { "a": "1" } });
         let new = json!({ "metadata": { "name": "x", "labels": { "l": "v" } }, "data": { "a": "2" } });
-        let applier = apply(&Value::Null, vec![], &old, "ssa", "v1", false, "t0").unwrap().1;
-        let after = update(applier, &old, &new, "edit", "v1", "t1");
+        let who = |name| Manager { name, api_version: "v1", subresource: "", objects_owned: false };
+        let applier = apply(&Value::Null, vec![], &old, who("ssa"), false, "t0").unwrap().1;
+        let after = update(applier, &old, &new, who("edit"), "t1");
         assert_eq!(after.len(), 2);
         assert!(after[0].set.is_empty(), "the applier lost data.a");
         let edit = encode(&after[1].set);

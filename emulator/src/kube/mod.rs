@@ -3,16 +3,25 @@
 //! points.
 //!
 //! It answers as the real API server documents: discovery (`/api`, `/api/v1`, `/apis`,
-//! `/version`), GET, LIST, POST, PUT, PATCH (JSON merge patch and server-side apply) and
-//! DELETE, `dryRun=All`, `Status` refusals with the real reasons and messages, uids,
-//! resourceVersions, creation timestamps and `managedFields`. Auth is the kubeconfig's bearer
-//! token; ARM's token, `api-version`, throttling and faults do not apply here.
+//! `/apis/{group}`, `/apis/{group}/{version}`, `/version`), GET, LIST, POST, PUT, PATCH (JSON
+//! merge patch and server-side apply) and DELETE, `dryRun=All`, `Status` refusals with the real
+//! reasons and messages, uids, resourceVersions, creation timestamps and `managedFields`. Auth
+//! is the kubeconfig's bearer token; ARM's token, `api-version`, throttling and faults do not
+//! apply here.
 //!
-//! Modules: `store` (the objects, generic over kinds; namespaces' termination), `types` (the
-//! table of kinds and their rules: namespaces and secrets), `fields` (field ownership and
+//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (namespaces, secrets,
+//! customresourcedefinitions), else one a CRD of the cluster serves, at
+//! `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/status]]`.
+//!
+//! Modules: `store` (the objects, generic over kinds; namespaces' termination; CRDs deleted
+//! with their objects), `types` (kinds and their rules: the built-in table, custom kinds'
+//! generation and status), `crd` (CustomResourceDefinitions and the kinds they serve),
+//! `schema` (structural schemas: pruning, defaults, validation), `fields` (field ownership and
 //! server-side apply), `status` (the `Status` errors).
 
+mod crd;
 mod fields;
+mod schema;
 mod status;
 mod store;
 mod types;
@@ -145,7 +154,9 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
     let seeded = cloud.kube.ensure_cluster(key, &now);
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let mut answer = match segs.as_slice() {
-        [] | ["api"] | ["api", "v1"] | ["apis"] | ["version"] => discovery(req, &segs),
+        [] | ["api"] | ["api", "v1"] | ["apis"] | ["apis", _] | ["apis", _, _] | ["version"] => {
+            discovery(&cloud.kube, key, req, &segs)
+        }
         ["api", "v1", resource @ ..] => resource_request(cloud, req, key, "v1", resource, &now),
         ["apis", group, version, resource @ ..] if !resource.is_empty() => {
             resource_request(cloud, req, key, &format!("{group}/{version}"), resource, &now)
@@ -156,7 +167,65 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
     answer
 }
 
-fn discovery(req: &Request<'_>, segs: &[&str]) -> Answer {
+/// One APIResourceList entry (and its `/status` one) for a kind.
+fn api_resources(k: &KindInfo) -> Vec<Value> {
+    let mut r = json!({
+        "name": k.plural,
+        "singularName": k.singular,
+        "namespaced": k.namespaced,
+        "kind": k.kind,
+        "verbs": types::VERBS,
+    });
+    if !k.short_names.is_empty() {
+        r["shortNames"] = json!(k.short_names);
+    }
+    if !k.categories.is_empty() {
+        r["categories"] = json!(k.categories);
+    }
+    let mut out = vec![r];
+    if k.serves_status() {
+        out.push(json!({
+            "name": format!("{}/status", k.plural),
+            "singularName": "",
+            "namespaced": k.namespaced,
+            "kind": k.kind,
+            "verbs": ["get", "patch", "update"],
+        }));
+    }
+    out
+}
+
+/// The API groups served besides core, each with its versions in Kubernetes' order.
+fn api_groups(store: &Store, cluster: &str) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = vec![(crd::GROUP.to_owned(), vec!["v1".to_owned()])];
+    for c in store.crds(cluster) {
+        let group = c.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
+        let versions = crd::served_versions(c);
+        if versions.is_empty() {
+            continue;
+        }
+        match groups.iter_mut().find(|(g, _)| g == group) {
+            Some((_, vs)) => vs.extend(versions),
+            None => groups.push((group.to_owned(), versions)),
+        }
+    }
+    for (_, vs) in &mut groups {
+        vs.sort_by(|a, b| crd::by_priority(a, b));
+        vs.dedup();
+    }
+    groups
+}
+
+fn api_group(group: &str, versions: &[String]) -> Value {
+    let gv = |v: &String| json!({ "groupVersion": format!("{group}/{v}"), "version": v });
+    json!({
+        "name": group,
+        "versions": versions.iter().map(gv).collect::<Vec<_>>(),
+        "preferredVersion": gv(&versions[0]),
+    })
+}
+
+fn discovery(store: &Store, cluster: &str, req: &Request<'_>, segs: &[&str]) -> Answer {
     if req.method != "GET" {
         return KubeError::method_not_allowed().into();
     }
@@ -168,26 +237,46 @@ fn discovery(req: &Request<'_>, segs: &[&str]) -> Answer {
             "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": req.server_address }],
         }),
         ["api", "v1"] => {
-            let resources: Vec<Value> = types::KINDS
+            let resources: Vec<Value> = types::BUILTINS
                 .iter()
                 .filter(|k| k.group_version == "v1")
-                .map(|k| {
-                    let mut r = json!({
-                        "name": k.plural,
-                        "singularName": k.singular,
-                        "namespaced": k.namespaced,
-                        "kind": k.kind,
-                        "verbs": k.verbs,
-                    });
-                    if !k.short_names.is_empty() {
-                        r["shortNames"] = json!(k.short_names);
-                    }
-                    r
-                })
+                .flat_map(|k| api_resources(&k.info()))
                 .collect();
             json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources })
         }
-        ["apis"] => json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }),
+        ["apis"] => {
+            let groups: Vec<Value> =
+                api_groups(store, cluster).iter().map(|(g, vs)| api_group(g, vs)).collect();
+            json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups })
+        }
+        ["apis", group] => match api_groups(store, cluster).into_iter().find(|(g, _)| g == group) {
+            Some((g, vs)) => {
+                let mut body = api_group(&g, &vs);
+                body["kind"] = json!("APIGroup");
+                body["apiVersion"] = json!("v1");
+                body
+            }
+            None => return KubeError::no_route().into(),
+        },
+        ["apis", group, version] => {
+            let group_version = format!("{group}/{version}");
+            let mut kinds: Vec<KindInfo> = types::BUILTINS
+                .iter()
+                .filter(|k| k.group_version == group_version)
+                .map(types::Builtin::info)
+                .collect();
+            for c in store.crds(cluster) {
+                if c.pointer("/spec/group").and_then(Value::as_str) == Some(group) {
+                    kinds.extend(crd::kind(c, version));
+                }
+            }
+            if kinds.is_empty() {
+                return KubeError::no_route().into();
+            }
+            kinds.sort_by(|a, b| a.plural.cmp(&b.plural));
+            let resources: Vec<Value> = kinds.iter().flat_map(api_resources).collect();
+            json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources })
+        }
         _ => {
             let minor = GIT_VERSION.split('.').nth(1).unwrap_or_default();
             json!({
@@ -258,22 +347,34 @@ fn resource_request(
     segs: &[&str],
     now: &str,
 ) -> Answer {
-    let parsed: Option<(&'static KindInfo, Target)> = match segs {
-        [plural] => types::find(group_version, plural).map(|k| (k, Target::Collection { namespace: None })),
-        [plural, name] => types::find(group_version, plural)
-            .filter(|k| !k.namespaced)
-            .map(|k| (k, Target::Item { namespace: String::new(), name: (*name).to_owned() })),
-        ["namespaces", ns, plural] => types::find(group_version, plural)
+    let store = &cloud.kube;
+    let find = |plural: &str| store.kind(cluster, group_version, plural);
+    let item =
+        |namespace: &str, name: &str| Target::Item { namespace: namespace.to_owned(), name: name.to_owned() };
+    let namespaced = match segs {
+        ["namespaces", ns, plural] => find(plural)
             .filter(|k| k.namespaced)
-            .map(|k| (k, Target::Collection { namespace: Some((*ns).to_owned()) })),
-        ["namespaces", ns, plural, name] => types::find(group_version, plural)
-            .filter(|k| k.namespaced)
-            .map(|k| (k, Target::Item { namespace: (*ns).to_owned(), name: (*name).to_owned() })),
+            .map(|k| (k, Target::Collection { namespace: Some((*ns).to_owned()) }, false)),
+        ["namespaces", ns, plural, name] => {
+            find(plural).filter(|k| k.namespaced).map(|k| (k, item(ns, name), false))
+        }
+        ["namespaces", ns, plural, name, "status"] => {
+            find(plural).filter(|k| k.namespaced && k.serves_status()).map(|k| (k, item(ns, name), true))
+        }
         _ => None,
     };
-    let Some((kind, target)) = parsed else {
+    let parsed: Option<(KindInfo, Target, bool)> = namespaced.or_else(|| match segs {
+        [plural] => find(plural).map(|k| (k, Target::Collection { namespace: None }, false)),
+        [plural, name] => find(plural).filter(|k| !k.namespaced).map(|k| (k, item("", name), false)),
+        [plural, name, "status"] => {
+            find(plural).filter(|k| !k.namespaced && k.serves_status()).map(|k| (k, item("", name), true))
+        }
+        _ => None,
+    });
+    let Some((kind, target, status)) = parsed else {
         return KubeError::no_route().into();
     };
+    let kind = &kind;
     let dry_run = match req.query("dryRun") {
         None => false,
         Some("All") => true,
@@ -302,8 +403,8 @@ fn resource_request(
     let store = &mut cloud.kube;
     let resource = |ns: &str, name: &str| {
         Some(match ns {
-            "" => format!("k8s/{cluster}/{}/{name}", kind.plural),
-            _ => format!("k8s/{cluster}/{}/{ns}/{name}", kind.plural),
+            "" => format!("k8s/{cluster}/{}/{name}", kind.resource()),
+            _ => format!("k8s/{cluster}/{}/{ns}/{name}", kind.resource()),
         })
     };
     let parse_body = |kind: &KindInfo| -> Result<Value, KubeError> {
@@ -315,7 +416,7 @@ fn resource_request(
         })
     };
     let write = |store: &mut Store, namespace: &str, name: Option<&str>, op: Op, body: Value| -> Answer {
-        let w = Write { kind, namespace, name, op, body, manager: &manager, dry_run, now };
+        let w = Write { kind, status, namespace, name, op, body, manager: &manager, dry_run, now };
         match store.write(cluster, w) {
             Err(e) => e.into(),
             Ok(written) => {
@@ -342,6 +443,7 @@ fn resource_request(
                 Err(e) => e.into(),
             }
         }
+        (_, "POST" | "DELETE") if status => KubeError::method_not_allowed().into(),
         (Target::Collection { namespace }, "POST") if namespace.is_some() || !kind.namespaced => {
             let body = match parse_body(kind) {
                 Ok(b) => b,

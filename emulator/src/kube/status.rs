@@ -62,14 +62,15 @@ impl KubeError {
         KubeError::new(400, "BadRequest", message)
     }
 
-    pub(crate) fn not_found(plural: &str, name: &str) -> KubeError {
-        KubeError::new(404, "NotFound", format!("{plural} \"{name}\" not found"))
-            .with_details(json!({ "name": name, "kind": plural }))
+    /// `{resource} "{name}" not found`; `resource` is the plural, `.group` after it but for core.
+    pub(crate) fn not_found(resource: &str, name: &str) -> KubeError {
+        KubeError::new(404, "NotFound", format!("{resource} \"{name}\" not found"))
+            .with_details(details(resource, name))
     }
 
-    pub(crate) fn already_exists(plural: &str, name: &str) -> KubeError {
-        KubeError::new(409, "AlreadyExists", format!("{plural} \"{name}\" already exists"))
-            .with_details(json!({ "name": name, "kind": plural }))
+    pub(crate) fn already_exists(resource: &str, name: &str) -> KubeError {
+        KubeError::new(409, "AlreadyExists", format!("{resource} \"{name}\" already exists"))
+            .with_details(details(resource, name))
     }
 
     /// 409 Conflict: `Operation cannot be fulfilled on {plural} "{name}": {why}`.
@@ -79,7 +80,7 @@ impl KubeError {
             "Conflict",
             format!("Operation cannot be fulfilled on {plural} \"{name}\": {why}"),
         )
-        .with_details(json!({ "name": name, "kind": plural }))
+        .with_details(details(plural, name))
     }
 
     /// The optimistic-concurrency refusal of a write with a stale `resourceVersion`.
@@ -93,7 +94,7 @@ impl KubeError {
 
     pub(crate) fn forbidden(plural: &str, name: &str, why: &str) -> KubeError {
         KubeError::new(403, "Forbidden", format!("{plural} \"{name}\" is forbidden: {why}"))
-            .with_details(json!({ "name": name, "kind": plural }))
+            .with_details(details(plural, name))
     }
 
     /// 422 Invalid, from field errors (at least one).
@@ -107,8 +108,12 @@ impl KubeError {
             .iter()
             .map(|e| json!({ "reason": e.reason, "message": e.detail, "field": e.field }))
             .collect();
-        KubeError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {summary}"))
-            .with_details(json!({ "name": name, "kind": kind, "causes": causes }))
+        let mut d = match kind.split_once('.') {
+            Some((k, group)) => json!({ "name": name, "group": group, "kind": k }),
+            None => json!({ "name": name, "kind": kind }),
+        };
+        d["causes"] = json!(causes);
+        KubeError::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {summary}")).with_details(d)
     }
 
     /// 409 from server-side apply: fields another manager owns with another value.
@@ -134,6 +139,14 @@ impl KubeError {
             .map(|(m, f)| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with {m}"), "field": f }))
             .collect();
         KubeError::new(409, "Conflict", message).with_details(json!({ "causes": causes }))
+    }
+}
+
+/// A `Status`'s details for `resource` (`plural[.group]`) and `name`.
+fn details(resource: &str, name: &str) -> Value {
+    match resource.split_once('.') {
+        Some((plural, group)) => json!({ "name": name, "group": group, "kind": plural }),
+        None => json!({ "name": name, "kind": resource }),
     }
 }
 
@@ -164,6 +177,29 @@ impl FieldError {
         let detail =
             if why.is_empty() { "Required value".to_owned() } else { format!("Required value: {why}") };
         FieldError { reason: "FieldValueRequired", field: field.into(), detail }
+    }
+
+    /// `Invalid value: "{type}": {why}`, a value of the wrong type (`FieldValueTypeInvalid`).
+    pub(crate) fn type_invalid(field: impl Into<String>, value: &str, why: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueTypeInvalid",
+            field: field.into(),
+            detail: format!("Invalid value: {}: {why}", Value::from(value)),
+        }
+    }
+
+    /// `Unsupported value: "x": supported values: "a", "b"`.
+    pub(crate) fn not_supported(field: impl Into<String>, value: &Value, supported: &[Value]) -> FieldError {
+        let quoted = |v: &Value| match v {
+            Value::String(s) => Value::from(s.as_str()).to_string(),
+            other => other.to_string(),
+        };
+        let listed: Vec<String> = supported.iter().map(quoted).collect();
+        FieldError {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            detail: format!("Unsupported value: {}: supported values: {}", quoted(value), listed.join(", ")),
+        }
     }
 
     pub(crate) fn too_long(field: impl Into<String>, max: usize) -> FieldError {

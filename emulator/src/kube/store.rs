@@ -1,11 +1,13 @@
 //! The Kubernetes objects of every emulated cluster, generic over kinds: each object is the
-//! JSON the API server returns, keyed by (group-version, plural, namespace, name); the kind's
-//! row in [`super::types::KINDS`] supplies its rules. One resourceVersion counter for all.
+//! JSON the API server returns, keyed by (group-version, plural, namespace, name); the kind
+//! ([`Store::kind`]: a built-in, or one of the cluster's CRDs) supplies its rules. One
+//! resourceVersion counter for all.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::crd;
 use super::fields;
 use super::status::{FieldError, KubeError};
 use super::types::{self, KindInfo};
@@ -14,6 +16,7 @@ use crate::rng::Rng;
 /// Where an object lives.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ObjKey {
+    /// A built-in kind's group-version (`v1`); a custom resource's group alone.
     pub(crate) group_version: String,
     pub(crate) plural: String,
     /// Empty for cluster-scoped objects.
@@ -24,8 +27,8 @@ pub(crate) struct ObjKey {
 impl ObjKey {
     fn new(kind: &KindInfo, namespace: &str, name: &str) -> ObjKey {
         ObjKey {
-            group_version: kind.group_version.to_owned(),
-            plural: kind.plural.to_owned(),
+            group_version: kind.store_key().to_owned(),
+            plural: kind.plural.clone(),
             namespace: if kind.namespaced { namespace.to_owned() } else { String::new() },
             name: name.to_owned(),
         }
@@ -88,7 +91,9 @@ pub(crate) enum Op {
 
 /// One write request.
 pub(crate) struct Write<'a> {
-    pub(crate) kind: &'static KindInfo,
+    pub(crate) kind: &'a KindInfo,
+    /// A write to the status subresource (`/status`): only `status` changes.
+    pub(crate) status: bool,
     pub(crate) namespace: &'a str,
     /// The name in the URL (`None` for a create).
     pub(crate) name: Option<&'a str>,
@@ -137,6 +142,16 @@ fn meta_mut(v: &mut Value) -> &mut serde_json::Map<String, Value> {
         v["metadata"] = json!({});
     }
     v["metadata"].as_object_mut().unwrap_or_else(|| unreachable!("just set to an object"))
+}
+
+/// A stored object as the kind's version serves it. Objects are stored in their kind's storage
+/// version; a CRD's versions differ only in `apiVersion` (conversion `None`).
+fn served(o: &Value, kind: &KindInfo) -> Value {
+    let mut o = o.clone();
+    if o.get("apiVersion").and_then(Value::as_str) != Some(&kind.group_version) {
+        o["apiVersion"] = json!(kind.group_version);
+    }
+    o
 }
 
 /// The object without the fields a no-op write would change anyway.
@@ -217,11 +232,12 @@ impl Store {
             return false;
         }
         self.clusters.insert(cluster.to_owned(), Cluster::default());
-        let Some(kind) = types::find("v1", "namespaces") else { return true };
+        let Some(kind) = types::builtin("v1", "namespaces") else { return true };
         for ns in types::INITIAL_NAMESPACES {
             let body = json!({ "metadata": { "name": ns } });
             let w = Write {
-                kind,
+                kind: &kind,
+                status: false,
                 namespace: "",
                 name: None,
                 op: Op::Create,
@@ -233,6 +249,32 @@ impl Store {
             let _ = self.write(cluster, w);
         }
         true
+    }
+
+    /// The cluster's CRDs.
+    pub(crate) fn crds(&self, cluster: &str) -> Vec<&Value> {
+        let Some(cl) = self.clusters.get(cluster) else { return Vec::new() };
+        cl.objects
+            .iter()
+            .filter(|(k, _)| k.group_version == crd::GROUP_VERSION && k.plural == crd::PLURAL)
+            .map(|(_, o)| o)
+            .collect()
+    }
+
+    /// The kind served at `group_version` and `plural` in the cluster: a built-in one, else
+    /// one of its CRDs'.
+    pub(crate) fn kind(&self, cluster: &str, group_version: &str, plural: &str) -> Option<KindInfo> {
+        if let Some(k) = types::builtin(group_version, plural) {
+            return Some(k);
+        }
+        let (group, version) = group_version.split_once('/')?;
+        self.crds(cluster)
+            .into_iter()
+            .find(|c| {
+                c.pointer("/spec/group") == Some(&json!(group))
+                    && c.pointer("/spec/names/plural") == Some(&json!(plural))
+            })
+            .and_then(|c| crd::kind(c, version))
     }
 
     fn cluster(&mut self, cluster: &str) -> Result<&mut Cluster, KubeError> {
@@ -258,7 +300,7 @@ impl Store {
                         k.namespace != name
                             && !(k.plural == "namespaces" && k.group_version == "v1" && k.name == name)
                     });
-                    return Err(KubeError::not_found(kind.plural, name));
+                    return Err(KubeError::not_found(&kind.resource(), name));
                 }
                 Some(left) => {
                     *left -= 1;
@@ -268,8 +310,8 @@ impl Store {
             }
         }
         match cl.objects.get(&ObjKey::new(kind, namespace, name)) {
-            Some(o) => Ok((o.clone(), changed)),
-            None => Err(KubeError::not_found(kind.plural, name)),
+            Some(o) => Ok((served(o, kind), changed)),
+            None => Err(KubeError::not_found(&kind.resource(), name)),
         }
     }
 
@@ -286,7 +328,7 @@ impl Store {
         let items: Vec<Value> = cl
             .objects
             .iter()
-            .filter(|(k, _)| k.group_version == kind.group_version && k.plural == kind.plural)
+            .filter(|(k, _)| k.group_version == kind.store_key() && k.plural == kind.plural)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
             .filter(|(_, o)| keep(o))
             .map(|(_, o)| {
@@ -310,7 +352,19 @@ impl Store {
     /// POST, PUT or PATCH.
     pub(crate) fn write(&mut self, cluster: &str, w: Write<'_>) -> Result<Written, KubeError> {
         let kind = w.kind;
-        let body = w.body;
+        let mut body = w.body;
+        // The fields this endpoint does not write (the strategy's reset fields): `status` on the
+        // main resource of a kind with a status subresource, all but `status` on `/status`.
+        if let Some(obj) = body.as_object_mut() {
+            if w.status {
+                obj.retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+                if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "resourceVersion"));
+                }
+            } else if kind.has_status() {
+                obj.remove("status");
+            }
+        }
         if !body.is_object() {
             let what = match &body {
                 Value::Array(_) => "array",
@@ -357,7 +411,7 @@ impl Store {
                 }
                 _ => {}
             }
-            (kind.decode)(&body).map_err(|e| cannot_handle(kind, &e))?;
+            kind.decode(&body).map_err(|e| cannot_handle(kind, &e))?;
             if kind.namespaced
                 && let Some(ns) = meta_str(&body, "namespace")
                 && ns != w.namespace
@@ -391,7 +445,7 @@ impl Store {
                 }
                 (None, None) => {
                     return Err(KubeError::invalid(
-                        kind.kind,
+                        &kind.qualified_kind(),
                         "",
                         &[FieldError::required("metadata.name", "name or generateName is required")],
                     ));
@@ -409,18 +463,18 @@ impl Store {
             };
             let ns_state =
                 cl.objects.get(&ns_key).map(|ns| ns.pointer("/metadata/deletionTimestamp").is_some());
-            (cl.objects.get(&key).cloned(), ns_state)
+            (cl.objects.get(&key).map(|o| served(o, kind)), ns_state)
         };
         let creating = existing.is_none();
-        if creating && matches!(w.op, Op::Replace | Op::MergePatch) {
-            return Err(KubeError::not_found(kind.plural, &name));
+        if creating && (w.status || matches!(w.op, Op::Replace | Op::MergePatch)) {
+            return Err(KubeError::not_found(&kind.resource(), &name));
         }
         if creating && kind.namespaced {
             match ns_state {
                 None => return Err(KubeError::not_found("namespaces", w.namespace)),
                 Some(true) => {
                     let mut e = KubeError::forbidden(
-                        kind.plural,
+                        &kind.resource(),
                         &name,
                         &format!(
                             "unable to create new content in namespace {} because it is being terminated",
@@ -444,8 +498,9 @@ impl Store {
             && w.op != Op::Create
             && meta_str(old, "resourceVersion") != Some(sent)
         {
-            return Err(KubeError::modified(kind.plural, &name));
+            return Err(KubeError::modified(&kind.resource(), &name));
         }
+        let subresource = if w.status { "status" } else { "" };
         let old_view = existing.clone().unwrap_or(Value::Null);
         let entries = existing.as_ref().map(fields::entries).unwrap_or_default();
         let mut applied_entries = None;
@@ -453,18 +508,22 @@ impl Store {
             Op::Create | Op::Replace => body,
             Op::MergePatch => {
                 let patched = merge_patch(&old_view, &body);
-                (kind.decode)(&patched).map_err(|e| cannot_handle(kind, &e))?;
+                kind.decode(&patched).map_err(|e| cannot_handle(kind, &e))?;
                 patched
             }
             Op::Apply { force } => {
                 let mut applied = body;
-                (kind.convert)(&mut applied);
+                kind.convert(&mut applied);
                 let (merged, entries) = fields::apply(
                     &old_view,
                     entries.clone(),
                     &applied,
-                    w.manager,
-                    kind.group_version,
+                    fields::Manager {
+                        name: w.manager,
+                        api_version: &kind.group_version,
+                        subresource,
+                        objects_owned: kind.is_custom(),
+                    },
                     force,
                     w.now,
                 )?;
@@ -472,8 +531,8 @@ impl Store {
                 merged
             }
         };
-        (kind.convert)(&mut new);
-        (kind.default)(&mut new, &name);
+        kind.convert(&mut new);
+        kind.default(&mut new, &name);
         {
             let meta = meta_mut(&mut new);
             meta.insert("name".into(), json!(name));
@@ -498,7 +557,23 @@ impl Store {
         // A POST is a create whatever is stored under its name: it is validated as one, and
         // refused as AlreadyExists only then (as the API server's create handler does).
         let rules_old = if w.op == Op::Create { None } else { existing.as_ref() };
-        (kind.prepare)(&mut new, rules_old);
+        match (rules_old, w.status) {
+            (Some(old), true) => {
+                // The status strategy: the object stays as it was but for its status.
+                let status = new.get("status").cloned();
+                new = old.clone();
+                if let Some(obj) = new.as_object_mut() {
+                    match status {
+                        Some(s) => obj.insert("status".into(), s),
+                        None => obj.remove("status"),
+                    };
+                }
+                let meta = meta_mut(&mut new);
+                meta.remove("resourceVersion");
+                meta.remove("managedFields");
+            }
+            _ => kind.prepare(&mut new, rules_old, w.now),
+        }
         let uid = match existing.as_ref().and_then(|o| meta_str(o, "uid")) {
             Some(u) => u.to_owned(),
             None => self.new_uid(),
@@ -516,17 +591,33 @@ impl Store {
         let entries = match applied_entries {
             Some(e) => e,
             None => {
-                let tracked_new = if creating { &before_strategy } else { &new };
-                fields::update(entries.clone(), &old_view, tracked_new, w.manager, kind.group_version, w.now)
+                let mut tracked_new = if creating { before_strategy } else { new.clone() };
+                if kind.has_status() && !w.status {
+                    // What the controllers write to the status is not this manager's.
+                    if let (Some(obj), Some(status)) =
+                        (tracked_new.as_object_mut(), existing.as_ref().and_then(|o| o.get("status")))
+                    {
+                        obj.insert("status".into(), status.clone());
+                    } else if let Some(obj) = tracked_new.as_object_mut() {
+                        obj.remove("status");
+                    }
+                }
+                let manager = fields::Manager {
+                    name: w.manager,
+                    api_version: &kind.group_version,
+                    subresource,
+                    objects_owned: kind.is_custom(),
+                };
+                fields::update(entries.clone(), &old_view, &tracked_new, manager, w.now)
             }
         };
         fields::store(&mut new, entries);
-        let errors = (kind.validate)(&new, rules_old);
+        let errors = kind.validate(&new, rules_old);
         if !errors.is_empty() {
-            return Err(KubeError::invalid(kind.kind, &name, &errors));
+            return Err(KubeError::invalid(&kind.qualified_kind(), &name, &errors));
         }
         if w.op == Op::Create && !creating {
-            return Err(KubeError::already_exists(kind.plural, &name));
+            return Err(KubeError::already_exists(&kind.resource(), &name));
         }
         if let Some(obj) = new.as_object_mut() {
             obj.insert("kind".into(), json!(kind.kind));
@@ -549,7 +640,9 @@ impl Store {
         self.resource_version += 1;
         meta_mut(&mut new).insert("resourceVersion".into(), json!(self.resource_version.to_string()));
         let cl = self.cluster(cluster)?;
-        cl.objects.insert(key, new.clone());
+        let mut stored = new.clone();
+        stored["apiVersion"] = json!(kind.storage_version);
+        cl.objects.insert(key, stored);
         Ok(Written { status, object: new, stored: true })
     }
 
@@ -570,8 +663,8 @@ impl Store {
     ) -> Result<(Value, bool), KubeError> {
         let key = ObjKey::new(kind, namespace, name);
         let cl = self.cluster(cluster)?;
-        let Some(mut object) = cl.objects.get(&key).cloned() else {
-            return Err(KubeError::not_found(kind.plural, name));
+        let Some(mut object) = cl.objects.get(&key).map(|o| served(o, kind)) else {
+            return Err(KubeError::not_found(&kind.resource(), name));
         };
         let uid = meta_str(&object, "uid").unwrap_or_default().to_owned();
         let rv = meta_str(&object, "resourceVersion").unwrap_or_default().to_owned();
@@ -579,7 +672,7 @@ impl Store {
             && want != uid
         {
             return Err(KubeError::conflict(
-                kind.plural,
+                &kind.resource(),
                 name,
                 &format!("Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"),
             ));
@@ -588,7 +681,7 @@ impl Store {
             && want != rv
         {
             return Err(KubeError::conflict(
-                kind.plural,
+                &kind.resource(),
                 name,
                 &format!(
                     "the ResourceVersion in the precondition ({want}) does not match the ResourceVersion in record ({rv}). The object might have been modified"
@@ -597,11 +690,15 @@ impl Store {
         }
         if kind.plural == "namespaces" && kind.group_version == "v1" {
             if types::PROTECTED_NAMESPACES.contains(&name) {
-                return Err(KubeError::forbidden(kind.plural, name, "this namespace may not be deleted"));
+                return Err(KubeError::forbidden(
+                    &kind.resource(),
+                    name,
+                    "this namespace may not be deleted",
+                ));
             }
             if cl.terminating.contains_key(name) {
                 return Err(KubeError::conflict(
-                    kind.plural,
+                    &kind.resource(),
                     name,
                     "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.",
                 ));
@@ -618,15 +715,42 @@ impl Store {
             cl.objects.insert(key, object.clone());
             return Ok((object, true));
         }
+        if kind.group_version == crd::GROUP_VERSION && kind.plural == crd::PLURAL {
+            // The CRD goes with its objects at once (the real server finalizes it in the
+            // background); the answer is the CRD as the deletion marks it.
+            meta_mut(&mut object).insert("deletionTimestamp".into(), json!(now));
+            meta_mut(&mut object)
+                .insert("finalizers".into(), json!(["customresourcecleanup.apiextensions.k8s.io"]));
+            if let Some(conditions) = object.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
+                conditions.push(json!({
+                    "type": "Terminating", "status": "True", "lastTransitionTime": now,
+                    "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress",
+                }));
+            }
+            if !dry_run {
+                let group = object.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
+                let plural = object.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or_default();
+                cl.objects.retain(|k, _| !(k.plural == plural && k.group_version == group));
+                cl.objects.remove(&key);
+                self.resource_version += 1;
+                meta_mut(&mut object)
+                    .insert("resourceVersion".into(), json!(self.resource_version.to_string()));
+            }
+            return Ok((object, !dry_run));
+        }
         if !dry_run {
             cl.objects.remove(&key);
+        }
+        let mut details = json!({ "name": name, "kind": kind.plural, "uid": uid });
+        if !kind.group().is_empty() {
+            details["group"] = json!(kind.group());
         }
         let status = json!({
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
             "status": "Success",
-            "details": { "name": name, "kind": kind.plural, "uid": uid },
+            "details": details,
         });
         Ok((status, !dry_run))
     }

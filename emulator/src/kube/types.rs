@@ -1,14 +1,18 @@
-//! The table of served kinds and each kind's rules: decoding checks (400), conversion and
-//! defaults, the strategy's server-set fields, and validation (422). Adding a kind (configmaps,
-//! a CRD) is adding a row to [`KINDS`] with its functions.
+//! The kinds a cluster serves and each kind's rules: decoding checks (400), conversion and
+//! defaults, the strategy's server-set fields, and validation (422). Built-in kinds are rows of
+//! [`BUILTINS`] with their functions; a custom resource's kind is made from its
+//! CustomResourceDefinition (`super::crd`) and follows its version's structural schema
+//! (`super::schema`).
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
 use super::status::FieldError;
 
-/// One served kind.
-pub(crate) struct KindInfo {
+/// One built-in kind.
+pub(crate) struct Builtin {
     /// `v1` for core, `group/version` otherwise.
     pub(crate) group_version: &'static str,
     pub(crate) plural: &'static str,
@@ -16,55 +20,253 @@ pub(crate) struct KindInfo {
     pub(crate) kind: &'static str,
     pub(crate) namespaced: bool,
     pub(crate) short_names: &'static [&'static str],
-    pub(crate) verbs: &'static [&'static str],
+    pub(crate) categories: &'static [&'static str],
+    /// Whether `status` is the status subresource's (main-resource writes do not set it).
+    pub(crate) status: bool,
     /// What decoding the body into the typed object refuses (answered 400).
     pub(crate) decode: fn(&Value) -> Result<(), String>,
     /// The conversion on the way in (Secret: `stringData` merged into `data`).
     pub(crate) convert: fn(&mut Value),
     /// The versioned type's defaults, given the object's name.
     pub(crate) default: fn(&mut Value, &str),
-    /// The strategy: fields the server sets on create (`old` is `None`) or keeps on update.
-    pub(crate) prepare: fn(&mut Value, Option<&Value>),
+    /// The strategy: fields the server sets on create (`old` is `None`) or keeps on update,
+    /// given the time.
+    pub(crate) prepare: fn(&mut Value, Option<&Value>, &str),
     /// Validation of the object (and of the change from `old`).
     pub(crate) validate: fn(&Value, Option<&Value>) -> Vec<FieldError>,
 }
 
-const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
+/// A served version of a custom resource: its CRD's schema and subresources.
+#[derive(Debug)]
+pub(crate) struct Custom {
+    /// `spec.versions[].schema.openAPIV3Schema`.
+    pub(crate) schema: Value,
+    /// Whether the version declares `subresources.status`.
+    pub(crate) status: bool,
+}
 
-/// Every served kind.
-pub(crate) const KINDS: &[KindInfo] = &[
-    KindInfo {
+/// How a kind's objects are checked and changed.
+#[derive(Clone)]
+pub(crate) enum Rules {
+    Builtin(&'static Builtin),
+    Custom(Arc<Custom>),
+}
+
+/// One served kind.
+#[derive(Clone)]
+pub(crate) struct KindInfo {
+    /// `v1` for core, `group/version` otherwise.
+    pub(crate) group_version: String,
+    /// The group-version objects are stored in (a CRD's storage version).
+    pub(crate) storage_version: String,
+    pub(crate) plural: String,
+    pub(crate) singular: String,
+    pub(crate) kind: String,
+    pub(crate) namespaced: bool,
+    pub(crate) short_names: Vec<String>,
+    pub(crate) categories: Vec<String>,
+    pub(crate) rules: Rules,
+}
+
+/// The verbs every kind serves (no watch, no deletecollection).
+pub(crate) const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
+
+/// The built-in kinds.
+pub(crate) const BUILTINS: &[Builtin] = &[
+    Builtin {
         group_version: "v1",
         plural: "namespaces",
         singular: "namespace",
         kind: "Namespace",
         namespaced: false,
         short_names: &["ns"],
-        verbs: VERBS,
+        categories: &[],
+        status: true,
         decode: decode_namespace,
         convert: |_| {},
         default: default_namespace,
         prepare: prepare_namespace,
         validate: validate_namespace,
     },
-    KindInfo {
+    Builtin {
         group_version: "v1",
         plural: "secrets",
         singular: "secret",
         kind: "Secret",
         namespaced: true,
         short_names: &[],
-        verbs: VERBS,
+        categories: &[],
+        status: false,
         decode: decode_secret,
         convert: convert_secret,
         default: default_secret,
-        prepare: |_, _| {},
+        prepare: |_, _, _| {},
         validate: validate_secret,
+    },
+    Builtin {
+        group_version: super::crd::GROUP_VERSION,
+        plural: "customresourcedefinitions",
+        singular: "customresourcedefinition",
+        kind: "CustomResourceDefinition",
+        namespaced: false,
+        short_names: &["crd", "crds"],
+        categories: &["api-extensions"],
+        status: true,
+        decode: super::crd::decode,
+        convert: |_| {},
+        default: super::crd::default,
+        prepare: super::crd::prepare,
+        validate: super::crd::validate,
     },
 ];
 
-pub(crate) fn find(group_version: &str, plural: &str) -> Option<&'static KindInfo> {
-    KINDS.iter().find(|k| k.group_version == group_version && k.plural == plural)
+impl Builtin {
+    pub(crate) fn info(&'static self) -> KindInfo {
+        let strings = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect();
+        KindInfo {
+            group_version: self.group_version.to_owned(),
+            storage_version: self.group_version.to_owned(),
+            plural: self.plural.to_owned(),
+            singular: self.singular.to_owned(),
+            kind: self.kind.to_owned(),
+            namespaced: self.namespaced,
+            short_names: strings(self.short_names),
+            categories: strings(self.categories),
+            rules: Rules::Builtin(self),
+        }
+    }
+}
+
+/// A built-in kind.
+pub(crate) fn builtin(group_version: &str, plural: &str) -> Option<KindInfo> {
+    BUILTINS.iter().find(|k| k.group_version == group_version && k.plural == plural).map(Builtin::info)
+}
+
+impl KindInfo {
+    /// The API group (empty for core).
+    pub(crate) fn group(&self) -> &str {
+        self.group_version.rsplit_once('/').map_or("", |(g, _)| g)
+    }
+
+    /// The resource as errors name it: `secrets`, `volumesnapshots.snapshot.storage.k8s.io`.
+    pub(crate) fn resource(&self) -> String {
+        match self.group() {
+            "" => self.plural.clone(),
+            g => format!("{}.{g}", self.plural),
+        }
+    }
+
+    /// The kind as 422s name it: `Secret`, `VolumeSnapshot.snapshot.storage.k8s.io`.
+    pub(crate) fn qualified_kind(&self) -> String {
+        match self.group() {
+            "" => self.kind.clone(),
+            g => format!("{}.{g}", self.kind),
+        }
+    }
+
+    /// Whether `status` belongs to the status subresource.
+    pub(crate) fn has_status(&self) -> bool {
+        match &self.rules {
+            Rules::Builtin(b) => b.status,
+            Rules::Custom(c) => c.status,
+        }
+    }
+
+    /// Whether the kind is a CRD's.
+    pub(crate) fn is_custom(&self) -> bool {
+        matches!(self.rules, Rules::Custom(_))
+    }
+
+    /// Whether `/status` is served (CRDs' and custom resources' that declare it).
+    pub(crate) fn serves_status(&self) -> bool {
+        match &self.rules {
+            Rules::Builtin(b) => b.group_version == super::crd::GROUP_VERSION,
+            Rules::Custom(c) => c.status,
+        }
+    }
+
+    /// The group-version part of the objects' keys in the store: a custom resource's group
+    /// alone, so that its objects outlive a change of the CRD's storage version.
+    pub(crate) fn store_key(&self) -> &str {
+        match &self.rules {
+            Rules::Builtin(_) => &self.group_version,
+            Rules::Custom(_) => self.group(),
+        }
+    }
+
+    pub(crate) fn decode(&self, v: &Value) -> Result<(), String> {
+        match &self.rules {
+            Rules::Builtin(b) => (b.decode)(v),
+            Rules::Custom(_) => decode_metadata(v, &self.kind),
+        }
+    }
+
+    pub(crate) fn convert(&self, v: &mut Value) {
+        match &self.rules {
+            Rules::Builtin(b) => (b.convert)(v),
+            Rules::Custom(c) => super::schema::prune_root(v, &c.schema),
+        }
+    }
+
+    pub(crate) fn default(&self, v: &mut Value, name: &str) {
+        match &self.rules {
+            Rules::Builtin(b) => (b.default)(v, name),
+            Rules::Custom(c) => super::schema::default_root(v, &c.schema),
+        }
+    }
+
+    pub(crate) fn prepare(&self, v: &mut Value, old: Option<&Value>, now: &str) {
+        match &self.rules {
+            Rules::Builtin(b) => (b.prepare)(v, old, now),
+            Rules::Custom(c) => prepare_custom(v, old, c.status),
+        }
+    }
+
+    pub(crate) fn validate(&self, v: &Value, old: Option<&Value>) -> Vec<FieldError> {
+        match &self.rules {
+            Rules::Builtin(b) => (b.validate)(v, old),
+            Rules::Custom(c) => {
+                let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let mut errors = name_errors(name, false);
+                errors.extend(metadata_errors(v));
+                errors.extend(super::schema::validate_root(v, &c.schema));
+                errors
+            }
+        }
+    }
+}
+
+/// `metadata.generation`: 1 on create, one more when anything but metadata changes (the
+/// strategy of custom resources and of CRDs). With a status subresource, `status` is the old one.
+pub(crate) fn prepare_custom(v: &mut Value, old: Option<&Value>, status: bool) {
+    let Some(obj) = v.as_object_mut() else { return };
+    if status {
+        match old.and_then(|o| o.get("status")) {
+            Some(s) => {
+                obj.insert("status".into(), s.clone());
+            }
+            None => {
+                obj.remove("status");
+            }
+        }
+    }
+    let generation = match old {
+        None => 1,
+        Some(old) => {
+            let before = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+            let rest = |o: &Map<String, Value>| {
+                o.iter()
+                    .filter(|(k, _)| *k != "metadata")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<Map<_, _>>()
+            };
+            let old_rest = old.as_object().map(rest).unwrap_or_default();
+            if rest(obj) == old_rest { before } else { before + 1 }
+        }
+    };
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert("generation".into(), json!(generation));
+    }
 }
 
 /// The names of the namespaces the API server refuses to delete.
@@ -73,14 +275,14 @@ pub(crate) const PROTECTED_NAMESPACES: [&str; 3] = ["default", "kube-system", "k
 /// The namespaces every cluster starts with.
 pub(crate) const INITIAL_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
 
-const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+pub(crate) const DNS1123_SUBDOMAIN: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const DNS1123_LABEL: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 const CONFIG_KEY: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
 
 /// The largest total size of a secret's data (keys and decoded values), in bytes.
 pub(crate) const MAX_SECRET_SIZE: usize = 1 << 20;
 
-fn is_label(s: &str) -> bool {
+pub(crate) fn is_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
@@ -88,7 +290,7 @@ fn is_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-fn is_subdomain(s: &str) -> bool {
+pub(crate) fn is_subdomain(s: &str) -> bool {
     s.split('.').all(is_label)
 }
 
@@ -136,7 +338,7 @@ fn string_map(v: &Value, field: &str, what: &str) -> Result<(), String> {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
+pub(crate) fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
@@ -147,7 +349,7 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn decode_metadata(v: &Value, what: &str) -> Result<(), String> {
+pub(crate) fn decode_metadata(v: &Value, what: &str) -> Result<(), String> {
     let Some(meta) = v.get("metadata") else { return Ok(()) };
     if !meta.is_object() && !meta.is_null() {
         return Err(format!(
@@ -181,7 +383,7 @@ fn default_namespace(v: &mut Value, name: &str) {
     }
 }
 
-fn prepare_namespace(v: &mut Value, old: Option<&Value>) {
+fn prepare_namespace(v: &mut Value, old: Option<&Value>, _now: &str) {
     let obj = match v.as_object_mut() {
         Some(o) => o,
         None => return,
@@ -418,7 +620,7 @@ fn qualified_name_errors(key: &str) -> Vec<String> {
 }
 
 /// Labels and annotations, as `ValidateObjectMeta` checks them.
-fn metadata_errors(v: &Value) -> Vec<FieldError> {
+pub(crate) fn metadata_errors(v: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if let Some(labels) = v.pointer("/metadata/labels").and_then(Value::as_object) {
         for (k, value) in labels {

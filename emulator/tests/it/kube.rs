@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{AKS, Client, RG, rt};
 
-const CLUSTER: &str =
+pub(crate) const CLUSTER: &str =
     "/subscriptions/sub-1/resourceGroups/rg1/providers/Microsoft.ContainerService/managedClusters/k";
 
 fn cluster_body() -> Value {
@@ -22,29 +22,35 @@ fn cluster_body() -> Value {
 }
 
 /// A field of the kubeconfig (`server`, `token`, `certificate-authority-data`).
-fn field<'a>(config: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(config: &'a str, name: &str) -> Option<&'a str> {
     config.lines().find_map(|l| l.trim().strip_prefix(&format!("{name}: ")))
 }
 
-fn kubeconfig(reply: &Value) -> String {
+pub(crate) fn kubeconfig(reply: &Value) -> String {
     let value = reply["kubeconfigs"][0]["value"].as_str().unwrap();
     String::from_utf8(base64::engine::general_purpose::STANDARD.decode(value).unwrap()).unwrap()
 }
 
 /// A client of one cluster's Kubernetes API, from its kubeconfig.
-struct Kube {
-    http: reqwest::Client,
-    server: String,
-    token: String,
+pub(crate) struct Kube {
+    pub(crate) http: reqwest::Client,
+    pub(crate) server: String,
+    pub(crate) token: String,
 }
 
-struct Answer {
-    status: u16,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
 }
 
 impl Kube {
-    async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, content_type: &str) -> Answer {
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Answer {
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.server))
@@ -58,28 +64,28 @@ impl Kube {
         let text = resp.text().await.unwrap();
         Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
     }
-    async fn get(&self, path: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str) -> Answer {
         self.send("GET", path, None, "").await
     }
-    async fn post(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Answer {
         self.send("POST", path, Some(body.to_string().into_bytes()), "application/json").await
     }
-    async fn put(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> Answer {
         self.send("PUT", path, Some(body.to_string().into_bytes()), "application/json").await
     }
-    async fn merge(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn merge(&self, path: &str, body: Value) -> Answer {
         self.send("PATCH", path, Some(body.to_string().into_bytes()), "application/merge-patch+json").await
     }
-    async fn apply(&self, path: &str, body: Value) -> Answer {
+    pub(crate) async fn apply(&self, path: &str, body: Value) -> Answer {
         self.send("PATCH", path, Some(body.to_string().into_bytes()), "application/apply-patch+yaml").await
     }
-    async fn delete(&self, path: &str) -> Answer {
+    pub(crate) async fn delete(&self, path: &str) -> Answer {
         self.send("DELETE", path, None, "").await
     }
 }
 
 /// Creates rg1 and the cluster `k` through ARM and returns a client from its kubeconfig.
-async fn cluster(c: &Client) -> Kube {
+pub(crate) async fn cluster(c: &Client) -> Kube {
     c.group().await;
     cluster_again(c).await
 }
@@ -113,7 +119,7 @@ fn without_details(v: &Value) -> Value {
 }
 
 /// An HTTPS emulator with rg1 and the cluster `k` made through ARM, and the cluster's kubeconfig.
-async fn https_cluster() -> (Emulator, String) {
+pub(crate) async fn https_cluster() -> (Emulator, String) {
     let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
     let emulator = Emulator::start(config).await.unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -213,7 +219,10 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         assert_eq!((&secrets["namespaced"], &secrets["kind"]), (&json!(true), &json!("Secret")));
         assert!(secrets["verbs"].as_array().unwrap().contains(&json!("patch")));
         let r = kube.get("/apis").await;
-        assert_eq!(r.body, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [] }));
+        let v1 = json!({ "groupVersion": "apiextensions.k8s.io/v1", "version": "v1" });
+        let apiextensions =
+            json!({ "name": "apiextensions.k8s.io", "versions": [v1], "preferredVersion": v1 });
+        assert_eq!(r.body, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [apiextensions] }));
         let r = kube.get("/version").await;
         assert!(r.body["gitVersion"].as_str().unwrap().starts_with("v1.30."), "{}", r.body);
         let r = kube.get("/api/v1/configmaps").await;
@@ -643,7 +652,7 @@ fn kubernetes_objects_persist_in_the_data_directory() {
 }
 
 #[path = "../../../kube/tests/it/ssa.rs"]
-mod ssa;
+pub(crate) mod ssa;
 
 /// The server-side apply scenario that `lanestack-kube`'s tests run against the real API
 /// server, here on a Secret's data: the same managedFields, removals, conflict messages and

@@ -4,7 +4,20 @@
 use lanestack_emulator::{Bucket, ConfigFile, Emulator, EmulatorConfig, Faults, Rule, Throttling};
 use serde_json::{Value, json};
 
+mod custom;
 mod kube;
+
+// The real API server of `lanestack-kube`'s tests (etcd + apiextensions-apiserver), which the
+// custom resource scenario holds the emulator to.
+#[allow(dead_code)]
+#[path = "../../../kube/tests/it/server.rs"]
+mod server;
+#[allow(dead_code)]
+#[path = "../../../kube/tests/it/crds.rs"]
+mod snapshot_crds;
+#[allow(dead_code)]
+#[path = "../../../kube/tests/it/webhook.rs"]
+mod webhook;
 
 const RG: &str = "/subscriptions/sub-1/resourceGroups/rg1";
 const NET: &str = "2024-05-01";
