@@ -197,9 +197,13 @@ impl Provider for KubernetesProvider {
                 Type::Typed(kind) => kind.plan(request.prior_state, request.config),
                 Type::Manifest => manifest::plan(request.prior_state, request.config),
             };
-            // The server's own validation, at plan time, when there is a server to ask.
+            // The server's own validation, at plan time, when there is a server to ask. An
+            // update the API cannot make is a replacement: its create is checked instead. What
+            // does not change needs no check (a no-op plan costs one read per object).
             let client = self.client.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
             if let Some(client) = client
+                && response.requires_replace.is_empty()
+                && request.prior_state != Some(&response.planned_state)
                 && known_to_the_stack(&response.planned_state)
             {
                 let target = match ty {
@@ -210,10 +214,7 @@ impl Provider for KubernetesProvider {
                         manifest::target(&client, &self.discovery, &response.planned_state).await?
                     }
                 };
-                // An update the API cannot make is a replacement: its create is checked instead.
-                if let Some((path, object)) = target
-                    && response.requires_replace.is_empty()
-                {
+                if let Some((path, object)) = target {
                     dry_run(&client, &path, &object, request.prior_state.is_none()).await?;
                 }
             }
