@@ -182,3 +182,25 @@ fn an_error_on_one_rank_ends_the_whole_world() {
     assert!(err.contains("error on rank 0 of 3"), "{err}");
     assert!(err.contains("checkpoint.safetensors"), "{err}");
 }
+
+/// A panic (not an error) on one rank, while the others wait for it in an all-reduce: the
+/// panic hook aborts the whole world, so the run ends instead of hanging, and says why. (The
+/// program is `examples/panic_on_one_rank.rs`, which `cargo test` builds beside this test.)
+#[test]
+fn a_panic_on_one_rank_ends_the_whole_world() {
+    let examples = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("examples");
+    let program = examples.join("panic_on_one_rank");
+    assert!(program.is_file(), "{} is not built (cargo test builds the examples)", program.display());
+    let out = std::process::Command::new("mpirun")
+        // --timeout: only a safety net; the abort ends the run long before.
+        .args(["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--timeout", "300", "-np", "3"])
+        .arg(&program)
+        .output()
+        .expect("mpirun runs (Debian's openmpi-bin; .ci/run installs it)");
+    assert!(!out.status.success());
+    let (err, stdout) = (stderr(&out), stdout(&out));
+    assert!(err.contains("rank 1 panics on purpose"), "{err}");
+    assert!(err.contains("MPI_ABORT was invoked on rank 1"), "the world did not end by the abort:\n{err}");
+    assert!(!err.contains("timeout"), "the safety-net timeout ended the run:\n{err}");
+    assert!(!stdout.contains("finished the all-reduce"), "{stdout}");
+}
