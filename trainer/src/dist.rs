@@ -122,11 +122,15 @@ impl MpiEnvironment {
     /// level is enough.
     pub fn init() -> Result<MpiEnvironment, AlreadyInitialised> {
         let universe = mpi::initialize().ok_or(AlreadyInitialised)?;
-        if universe.world().size() > 1 {
+        let world = universe.world();
+        if world.size() > 1 {
+            let (rank, size) = (world.rank(), world.size());
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
                 previous(info);
-                // The other ranks may be waiting for this one in a collective: end them all.
+                // The other ranks may be waiting for this one in a collective: end them all,
+                // and say so (mpirun's own notice is not always printed).
+                eprintln!("rank {rank} of {size} panicked: ending every rank (MPI_Abort)");
                 abort_world(101);
             }));
         }
