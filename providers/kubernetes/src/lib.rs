@@ -22,6 +22,7 @@
 pub mod kinds;
 pub mod manifest;
 pub mod owned;
+pub mod wait;
 
 use std::path::PathBuf;
 use std::sync::RwLock;

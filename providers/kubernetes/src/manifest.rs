@@ -6,6 +6,9 @@
 //! kind's collection is found by discovery at apply time (a CRD created by the same apply is
 //! served by then: a CRD's apply waits until it is `Established`). Planning needs no IO.
 //!
+//! A `wait` block ([`crate::wait`]) makes the apply wait until the object says its work is
+//! done (a Job complete, a claim bound).
+//!
 //! State keeps the manifest's text. Reading an object back projects the live object onto what
 //! lanestack applied — the manifest's own fields, and the fields `managedFields` says lanestack
 //! owns — so what the server or controllers add (status, defaults, others' labels) is not a
@@ -18,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use lanestack_kube::{ApplyOptions, Client, Error as KubeError};
 use lanestack_model::{
-    AttrPath, AttrType, Attribute, Block, ErrorKind, Normalize, PlanResponse, ProviderError, ResourceSchema,
-    Value,
+    AttrPath, AttrType, Attribute, Block, ErrorKind, Nesting, Normalize, PlanResponse, ProviderError,
+    ResourceSchema, Value,
 };
 use serde_json::{Map, Value as Json};
 
@@ -52,7 +55,8 @@ pub fn schema() -> ResourceSchema {
             .attr(
                 "uid",
                 Attribute::computed(AttrType::String).describe("The object's UID, set by the server."),
-            ),
+            )
+            .block("wait", Nesting::Single, crate::wait::block()),
     )
 }
 
@@ -153,8 +157,9 @@ pub fn plan(prior: Option<&Value>, config: &Value) -> PlanResponse {
     let keep = prior.filter(|_| requires_replace.is_empty());
     let uid = keep.and_then(|p| p.get(&AttrPath::attr("uid"))).cloned().unwrap_or(Value::Unknown);
     let id = now.as_ref().map_or(Value::Unknown, |i| Value::from(i.id()));
+    let wait = config.get(&AttrPath::attr("wait")).cloned().unwrap_or(Value::Null);
     PlanResponse {
-        planned_state: Value::object([("manifest", manifest), ("id", id), ("uid", uid)]),
+        planned_state: Value::object([("manifest", manifest), ("id", id), ("uid", uid), ("wait", wait)]),
         requires_replace,
     }
 }
@@ -287,7 +292,12 @@ pub async fn apply(
         live = wait_established(client, &path, &identity).await?;
         discovery.forget(&identity);
     }
-    Ok(state(&text, &object, &identity, &live))
+    let wait = planned.get(&AttrPath::attr("wait")).cloned().unwrap_or(Value::Null);
+    if let Some(w) = crate::wait::Wait::from_value(&wait) {
+        let what = format!("{} {}", identity.kind, display_name(&identity));
+        live = crate::wait::until(client, &path, &what, &w).await?;
+    }
+    Ok(state(&text, &object, &identity, &live, wait))
 }
 
 /// Reads the object back: `None` when it (or its kind) is gone.
@@ -299,7 +309,10 @@ pub async fn read(
     let (text, object, identity) = manifest_of(recorded)?;
     let Some(path) = discovery.path(client, &identity).await? else { return Ok(None) };
     match client.get(&path).await {
-        Ok(live) => Ok(Some(state(&text, &object, &identity, &live))),
+        Ok(live) => {
+            let wait = recorded.get(&AttrPath::attr("wait")).cloned().unwrap_or(Value::Null);
+            Ok(Some(state(&text, &object, &identity, &live, wait)))
+        }
         Err(KubeError::NotFound(_)) => Ok(None),
         Err(e) => Err(crate::from_kube(&e)),
     }
@@ -356,7 +369,7 @@ fn display_name(identity: &Identity) -> String {
 
 /// The state for a live object: the recorded text while the live object agrees with what
 /// was applied; otherwise, the live values of what lanestack applied, as JSON.
-fn state(text: &str, applied: &Json, identity: &Identity, live: &Json) -> Value {
+fn state(text: &str, applied: &Json, identity: &Identity, live: &Json, wait: Value) -> Value {
     let owned = owned_fields(live);
     let seen = project(live, Some(applied), owned.as_ref()).unwrap_or(Json::Null);
     let manifest = if &seen == applied {
@@ -368,6 +381,7 @@ fn state(text: &str, applied: &Json, identity: &Identity, live: &Json) -> Value 
         ("manifest", Value::from(manifest)),
         ("id", Value::from(identity.id())),
         ("uid", Value::from_json(&live["metadata"]["uid"])),
+        ("wait", wait),
     ])
 }
 
@@ -492,12 +506,12 @@ mod tests {
         let live = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "uid": "u"},
             "spec": {"containers": [{"name": "c", "image": "i:1", "imagePullPolicy": "IfNotPresent"}], "dnsPolicy": "ClusterFirst"},
             "status": {"phase": "Running"}});
-        let s = state(text, &applied, &identity, &live);
+        let s = state(text, &applied, &identity, &live, Value::Null);
         assert_eq!(s.get(&AttrPath::attr("manifest")), Some(&Value::from(text)));
         // Another container list is a change, shown whole.
         let mut moved = live.clone();
         moved["spec"]["containers"][0]["image"] = json!("i:2");
-        let s = state(text, &applied, &identity, &moved);
+        let s = state(text, &applied, &identity, &moved, Value::Null);
         let seen: Json =
             serde_json::from_str(s.get(&AttrPath::attr("manifest")).and_then(Value::as_str).unwrap())
                 .unwrap();
@@ -513,12 +527,12 @@ mod tests {
         live["metadata"]["managedFields"] = json!([{"manager": "lanestack", "operation": "Apply",
             "fieldsV1": {"f:driver": {}, "f:deletionPolicy": {}, "f:parameters": {"f:a": {}}, "f:metadata": {"f:labels": {"f:team": {}}}}}]);
         live["status"] = json!({"ready": true});
-        let s = state(CLASS, &applied, &identity, &live);
+        let s = state(CLASS, &applied, &identity, &live, Value::Null);
         assert_eq!(s.get(&AttrPath::attr("manifest")), Some(&Value::from(CLASS)));
         assert_eq!(s.get(&AttrPath::attr("uid")), Some(&Value::from("u-1")));
         // Someone changed a field we applied: the state shows its live value.
         live["parameters"]["a"] = json!("9");
-        let s = state(CLASS, &applied, &identity, &live);
+        let s = state(CLASS, &applied, &identity, &live, Value::Null);
         let text = s.get(&AttrPath::attr("manifest")).and_then(Value::as_str).unwrap().to_owned();
         let seen: Json = serde_json::from_str(&text).unwrap();
         assert_eq!(seen["parameters"], json!({"a": "9"}));

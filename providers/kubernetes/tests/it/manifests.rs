@@ -175,3 +175,71 @@ async fn crd_then_object(cluster: &Cluster) {
     );
     assert!(matches!(kubectl.get(&crd).await.unwrap_err(), Error::NotFound(_)));
 }
+
+/// `wait`: the apply of a VolumeSnapshot waits until its status says `readyToUse` — set here
+/// by the test acting as the snapshot controller, once the object exists — and an object that
+/// never gets there fails the apply with what it is still waiting for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_waits_until_the_object_says_it_is_done() {
+    let server = ApiServer::start(TokenReviewWebhook::start("unused-token", "unused")).await;
+    let cluster = Cluster::on_kubeconfig(&server.kubeconfig());
+    cluster.write_file("snapshot-crds.yaml", &crds());
+    let snapshot = |name: &str, timeout: u32| {
+        format!(
+            r#"
+resource "kubernetes_manifest" "{name}" {{
+  manifest = yamlencode({{
+    apiVersion = "snapshot.storage.k8s.io/v1"
+    kind       = "VolumeSnapshot"
+    metadata   = {{ name = "{name}", namespace = "ml" }}
+    spec       = {{ source = {{ persistentVolumeClaimName = "data" }} }}
+  }})
+  wait {{
+    fields          = {{ "status.readyToUse" = "true" }}
+    timeout_seconds = {timeout}
+  }}
+  depends_on = [kubernetes_manifest.crds]
+}}
+"#
+        )
+    };
+    let crds_only = STACK.split("resource \"kubernetes_manifest\" \"class\"").next().unwrap().to_owned();
+    cluster.write(&format!("{crds_only}{}", snapshot("snap", 600)));
+
+    // The snapshot controller: once the snapshot exists, it says it is ready.
+    let kubectl = cluster.kubectl();
+    let path = resource_path("snapshot.storage.k8s.io/v1", Some("ml"), "volumesnapshots", Some("snap"));
+    let controller = tokio::spawn(async move {
+        while kubectl.get(&path).await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let status = json!({"status": {"readyToUse": true, "restoreSize": "1Gi"}});
+        kubectl
+            .merge_patch(&format!("{path}/status?fieldManager=snapshot-controller"), &status)
+            .await
+            .unwrap()
+    });
+    cluster.apply().await;
+    let marked = controller.await.unwrap();
+    assert_eq!(marked["status"]["readyToUse"], true);
+    // The apply returned after the controller's write, and the state is the ready object's.
+    let live = cluster
+        .kubectl()
+        .get(&resource_path("snapshot.storage.k8s.io/v1", Some("ml"), "volumesnapshots", Some("snap")))
+        .await
+        .unwrap();
+    assert_eq!(live["status"]["readyToUse"], true);
+    assert!(actions(&cluster.plan().await).is_empty());
+
+    // No controller this time: the wait ends at its timeout, naming what it waited for.
+    cluster.write(&format!("{crds_only}{}{}", snapshot("snap", 600), snapshot("never", 1)));
+    let plan = cluster.plan().await;
+    let report = cluster.apply_plan(&plan).await;
+    let failed: Vec<String> = report.failed.iter().map(|(a, _, m)| format!("{a}: {m}")).collect();
+    assert_eq!(
+        failed,
+        [
+            "kubernetes_manifest.never: VolumeSnapshot ml/never is not done after 1 s: waiting for status.readyToUse = \"true\" (now unset) (the object exists and is recorded as tainted: the next apply replaces it)"
+        ]
+    );
+}
