@@ -5,7 +5,10 @@
 //!
 //! - `lanestack_data` ([`mod@data`]): a value with a lifecycle, like Terraform's `terraform_data`.
 //!   Its `output` mirrors its `input`, and a change to `triggers_replace` replaces it.
-//! - `lanestack_file` ([`mod@file`]): a local file, like Terraform's `local_file`. Relative paths
+//! - `lanestack_file` ([`mod@file`]): a local file, like Terraform's `local_file`.
+//!
+//! and one data source, `lanestack_download` ([`mod@download`]): a file from a URL, pinned by
+//! its SHA-256 and kept under the stack's `.lanestack/downloads/`. Relative paths
 //!   resolve against the base directory the provider was built with (the CLI passes the stack
 //!   directory), never against the process's working directory, so that a stack means the same
 //!   thing wherever it is run from.
@@ -14,6 +17,7 @@
 //! update and replace and orders the steps.
 
 pub mod data;
+pub mod download;
 pub mod file;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +69,7 @@ impl BuiltinProvider {
         let mut schema = ProviderSchema::default();
         schema.resources.insert(data::TYPE_NAME.to_owned(), data_schema);
         schema.resources.insert(file::TYPE_NAME.to_owned(), file_schema);
+        schema.data_sources.insert(download::TYPE_NAME.to_owned(), download::schema());
         BuiltinProvider { schema, data_block, file_block, base_dir: base_dir.into() }
     }
 
@@ -103,6 +108,9 @@ impl Provider for BuiltinProvider {
     }
 
     fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
+        if address.type_name() == download::TYPE_NAME {
+            return download::validate(config);
+        }
         match Kind::of(address) {
             Ok(Kind::Data) => Vec::new(),
             Ok(Kind::File) => file::validate(config),
@@ -141,9 +149,16 @@ impl Provider for BuiltinProvider {
 
     fn read_data<'a>(&'a self, request: DataRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
         Box::pin(async move {
+            if request.address.type_name() == download::TYPE_NAME {
+                return download::read(&self.base_dir, request).await;
+            }
             Err(ProviderError::new(
                 ErrorKind::Invalid,
-                format!("{}: the lanestack provider has no data sources", request.address),
+                format!(
+                    "{}: the lanestack provider has no data source {:?}",
+                    request.address,
+                    request.address.type_name()
+                ),
             ))
         })
     }
@@ -196,11 +211,11 @@ mod tests {
     }
 
     #[test]
-    fn schema_names_both_types_and_no_data_sources() {
+    fn schema_names_both_types_and_the_download_data_source() {
         let p = BuiltinProvider::new(".");
         assert_eq!(p.name(), "lanestack");
         assert_eq!(p.schema().resources.keys().collect::<Vec<_>>(), ["lanestack_data", "lanestack_file"]);
-        assert!(p.schema().data_sources.is_empty());
+        assert_eq!(p.schema().data_sources.keys().collect::<Vec<_>>(), ["lanestack_download"]);
     }
 
     #[test]

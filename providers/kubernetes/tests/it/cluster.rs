@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use lanestack_azure::AzureProvider;
 use lanestack_azure::client::RetryPolicy;
+use lanestack_builtin::BuiltinProvider;
 use lanestack_emulator::{Emulator, EmulatorConfig};
 use lanestack_engine::Providers;
 use lanestack_engine::apply::{self, ApplyInputs, ApplyReport};
@@ -69,6 +70,7 @@ impl Cluster {
         };
         let emulator = Emulator::start(config).await.unwrap();
         let providers = Providers::new()
+            .with(Arc::new(BuiltinProvider::new(dir.path())))
             .with(Arc::new(AzureProvider::with_retry(RetryPolicy::fast())))
             .with(Arc::new(KubernetesProvider::new(dir.path(), Ambient::default())));
         let e = emulator.endpoint();
@@ -84,8 +86,9 @@ impl Cluster {
     /// The kubernetes provider alone, on the cluster of this kubeconfig file.
     pub fn on_kubeconfig(kubeconfig: &std::path::Path) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let providers =
-            Providers::new().with(Arc::new(KubernetesProvider::new(dir.path(), Ambient::default())));
+        let providers = Providers::new()
+            .with(Arc::new(BuiltinProvider::new(dir.path())))
+            .with(Arc::new(KubernetesProvider::new(dir.path(), Ambient::default())));
         let prelude =
             format!("provider \"kubernetes\" {{\n  config_path = \"{}\"\n}}\n", kubeconfig.display());
         Cluster { emulator: None, dir, providers, prelude, kubeconfig: Some(kubeconfig.to_owned()) }

@@ -243,3 +243,55 @@ resource "kubernetes_manifest" "{name}" {{
         ]
     );
 }
+
+/// The CRDs as a real stack takes them: each file pinned by its SHA-256 with
+/// `data "lanestack_download"` (here `file://` URLs to this repository's unchanged copies,
+/// whose hashes are upstream's), one manifest per download; a wrong pin stops the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crds_from_pinned_downloads() {
+    let server = ApiServer::start(TokenReviewWebhook::start("unused-token", "unused")).await;
+    let cluster = Cluster::on_kubeconfig(&server.kubeconfig());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../kube/tests/data/external-snapshotter-afb2f0d");
+    let stack = format!(
+        r#"
+locals {{
+  crds = {{
+    volumesnapshotclasses  = "75e6565aac2c0f2949ed13ea884bbaa388cb7be576b558b709cf1168e011828d"
+    volumesnapshotcontents = "895a3c1e73b60f06a0deb566dd123d01bdf1b2efc5d5ff5231ff8bbcf42dafc7"
+    volumesnapshots        = "b032116e987fb1d7d93cec7d942833adeb9d95c9bdc7e00c10b280c2fe4a6c33"
+  }}
+}}
+
+data "lanestack_download" "crd" {{
+  for_each = local.crds
+  url      = "file://{dir}/snapshot.storage.k8s.io_${{each.key}}.yaml"
+  sha256   = each.value
+}}
+
+resource "kubernetes_manifest" "crd" {{
+  for_each = data.lanestack_download.crd
+  manifest = each.value.content
+}}
+"#
+    );
+    cluster.write(&stack);
+    let plan = cluster.apply().await;
+    assert_eq!(plan.effective().filter(|c| c.change.action == Action::Create).count(), 3);
+    let crd = resource_path(
+        "apiextensions.k8s.io/v1",
+        None,
+        "customresourcedefinitions",
+        Some("volumesnapshots.snapshot.storage.k8s.io"),
+    );
+    let live = cluster.kubectl().get(&crd).await.unwrap();
+    assert_eq!(live["spec"]["names"]["kind"], "VolumeSnapshot");
+    assert!(actions(&cluster.plan().await).is_empty());
+
+    cluster.write(&stack.replace("b032116e987fb1d7", "0000000000000000"));
+    let diags = cluster.try_plan(lanestack_engine::plan::PlanMode::Normal).await.unwrap_err();
+    let text = format!("{diags:?}");
+    assert!(
+        text.contains("has SHA-256 b032116e987fb1d7") && text.contains("not the pinned 0000000000000000"),
+        "{text}"
+    );
+}
