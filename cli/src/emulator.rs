@@ -153,6 +153,12 @@ impl Target {
             .with_context(|| format!("could not start the emulator with its data in {}", data.display()))?;
         let ca = running.ca_certificate_file().map(|f| f.display().to_string()).unwrap_or_default();
         *injection.provider(lanestack_azure::PROVIDER_NAME) = emulator_layers(&running.endpoint(), &ca);
+        // Kubernetes objects go only to the local cloud's emulated clusters, never to the
+        // cluster a kubeconfig or KUBECONFIG names.
+        injection
+            .provider(lanestack_kubernetes::PROVIDER_NAME)
+            .overrides
+            .insert("allowed_server_prefix".into(), format!("{}/k8s/", running.endpoint()));
         Ok(Target { _running: Some(running), injection })
     }
 }

@@ -182,3 +182,30 @@ fn emulator_serve_reads_its_behaviour_from_a_config_file_and_refuses_a_wrong_one
     assert!(stderr.contains("invalid emulator configuration"), "{stderr}");
     assert!(stderr.contains("unknown field `rset`"), "{stderr}");
 }
+
+/// Under `--emulator` the kubernetes provider talks to the local cloud's emulated clusters
+/// only: a stack pointed at another cluster (here a kubeconfig naming a server on a closed
+/// loopback port) is refused before any request, naming the server and why.
+#[test]
+fn under_emulator_kubernetes_objects_never_go_to_another_cluster() {
+    let stack = Stack::from_hcl(
+        r#"
+provider "kubernetes" {
+  config_path = "kubeconfig"
+}
+
+resource "kubernetes_namespace" "ml" {
+  metadata {
+    name = "ml"
+  }
+}
+"#,
+    );
+    stack.write(
+        "kubeconfig",
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\ncontexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
+    );
+    let run = stack.run(&["plan", "--emulator"]);
+    run.code(1).stderr_has("the cluster's API server https://127.0.0.1:9 is not under the allowed https://127.0.0.1:");
+    stack.run(&["plan"]).code(1).stderr_has("cannot reach the Kubernetes API server https://127.0.0.1:9");
+}

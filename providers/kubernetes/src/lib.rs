@@ -109,6 +109,13 @@ impl KubernetesProvider {
                     "config_context",
                     Attribute::optional(AttrType::String)
                         .describe("The kubeconfig context to use (default: its current-context)."),
+                )
+                .attr(
+                    "allowed_server_prefix",
+                    Attribute::optional(AttrType::String).describe(
+                        "Refuse any cluster whose API server URL does not start with this (a stack meant for \
+                         one cluster never touches another; `--emulator` sets it to the local cloud's).",
+                    ),
                 ),
             ..ProviderSchema::default()
         };
@@ -174,7 +181,19 @@ impl Provider for KubernetesProvider {
 
     fn configure<'a>(&'a self, config: &'a Value) -> BoxFuture<'a, Result<(), ProviderError>> {
         Box::pin(async move {
+            let allowed = kinds::attr(config, "allowed_server_prefix").as_str().map(str::to_owned);
             let config = self.config(config)?;
+            if let Some(prefix) = allowed.filter(|p| !config.server.starts_with(p.as_str())) {
+                return Err(ProviderError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "the cluster's API server {} is not under the allowed {prefix} (allowed_server_prefix; \
+                         under --emulator, only the local cloud's emulated clusters are: configure the provider \
+                         from an emulated cluster's kube_config_raw)",
+                        config.server
+                    ),
+                ));
+            }
             let client = Client::new(&config).map_err(|e| from_kube(&e))?;
             *self.client.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(client);
             // Another cluster, perhaps: what discovery learnt may not hold there.
