@@ -115,6 +115,13 @@ async fn serve(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
             principal::FEDERATED_TOKEN
         ),
         String::new(),
+        format!("Each AKS cluster created here serves its Kubernetes API under {endpoint}/k8s/<cluster>;"),
+        "its kubeconfig is the cluster's kube_config_raw (listClusterUserCredential):".to_owned(),
+        String::new(),
+        "  provider \"kubernetes\" {".to_owned(),
+        "    kubeconfig = azure_kubernetes_cluster.<name>.kube_config_raw".to_owned(),
+        "  }".to_owned(),
+        String::new(),
         "Press Ctrl-C to stop.".to_owned(),
     ];
     ui.line(&lines.join("\n"))?;

@@ -206,6 +206,8 @@ resource "kubernetes_namespace" "ml" {
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\ncontexts: [{name: x, context: {cluster: c}}]\ncurrent-context: x\n",
     );
     let run = stack.run(&["plan", "--emulator"]);
-    run.code(1).stderr_has("the cluster's API server https://127.0.0.1:9 is not under the allowed https://127.0.0.1:");
+    run.code(1).stderr_has(
+        "the cluster's API server https://127.0.0.1:9 is not under the allowed https://127.0.0.1:",
+    );
     stack.run(&["plan"]).code(1).stderr_has("cannot reach the Kubernetes API server https://127.0.0.1:9");
 }
