@@ -55,6 +55,7 @@ use std::sync::Arc;
 pub use arm::{ArmError, Kind, normalize_location};
 pub use config::{Bucket, ConfigFile, EmulatorConfig, Faults, Latency, Rule, Throttling};
 pub use kinds::TIB;
+pub use kube::FAIL_ANNOTATION as KUBERNETES_JOB_FAIL_ANNOTATION;
 pub use kube::cluster_key as kubernetes_cluster_key;
 pub use log::LogEntry;
 
