@@ -476,6 +476,16 @@ async fn observe(client: &KubeClient, namespace: &str) -> Vec<(&'static str, Val
         .apply(&format!("{classes}/applied"), &class("applied", json!("d"), "Delete"), &lanestack)
         .await;
     seen.push(("apply conflict", refusal(again)));
+    // What the emulator's snapshot controller relies on: a user's apply, a controller's write
+    // of the status through `/status`, the same apply again: no conflict, the status kept.
+    let owned = format!("{snapshots}/owned");
+    let applied = client.apply(&owned, &snapshot("owned"), &lanestack).await;
+    seen.push(("apply snapshot", comparable(applied.unwrap())));
+    let status = json!({ "status": { "readyToUse": true, "restoreSize": "10Gi", "boundVolumeSnapshotContentName": "snapcontent-1" } });
+    let r = client.merge_patch(&format!("{owned}/status?fieldManager=snapshot-controller"), &status).await;
+    seen.push(("controller status", comparable(r.unwrap())));
+    let again = client.apply(&owned, &snapshot("owned"), &lanestack).await;
+    seen.push(("apply over status", comparable(again.unwrap())));
     seen
 }
 
@@ -514,6 +524,12 @@ fn custom_resources_give_the_real_servers_results() {
         );
         assert_eq!(step("spec change")["metadata"]["generation"], 2);
         assert!(step("pruned").get("bogus").is_none());
+        let kept = step("apply over status");
+        assert_eq!(kept["status"]["readyToUse"], true);
+        let entries = kept["metadata"]["managedFields"].as_array().unwrap();
+        assert!(
+            entries.iter().any(|e| e["manager"] == "snapshot-controller" && e["subresource"] == "status")
+        );
     });
 }
 
