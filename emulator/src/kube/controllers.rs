@@ -37,7 +37,10 @@ use super::kinds::quantity;
 use super::store::{Op, Store, Write};
 use super::types::{self, KindInfo};
 
-/// The annotation that makes a Job fail (`"true"`): an emulator-only hook for tests.
+/// The annotation that makes a Job fail (`"true"`): an emulator-only hook for tests, which a
+/// real cluster ignores (it is an ordinary annotation there). The Job fails when its run ends
+/// (after `lro_polls` reads), as if every pod had failed: `failed` = `backoffLimit + 1`,
+/// conditions `FailureTarget` and `Failed` with reason `BackoffLimitExceeded`.
 pub const FAIL_ANNOTATION: &str = "emulator.lanestack.dev/fail";
 
 const CONTROLLER_MANAGER: &str = "kube-controller-manager";

@@ -9,15 +9,22 @@
 //! is the kubeconfig's bearer token; ARM's token, `api-version`, throttling and faults do not
 //! apply here.
 //!
-//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (namespaces, secrets,
+//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (core namespaces, secrets,
+//! configmaps, serviceaccounts, services, persistentvolumeclaims, persistentvolumes; apps/v1
+//! deployments; batch/v1 jobs; RBAC's roles and bindings; storage.k8s.io/v1 storageclasses;
 //! customresourcedefinitions), else one a CRD of the cluster serves, at
 //! `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/status]]`.
 //!
+//! Before each request the cluster's controllers ([`Store::reconcile`]) do what is due:
+//! Deployments roll out and Jobs run (after `lro_polls` reads), claims bind to provisioned
+//! volumes, VolumeSnapshots are taken; `EmulatorConfig::kube_controllers` turns them off.
+//!
 //! Modules: `store` (the objects, generic over kinds; namespaces' termination; CRDs deleted
 //! with their objects), `types` (kinds and their rules: the built-in table, custom kinds'
-//! generation and status), `crd` (CustomResourceDefinitions and the kinds they serve),
-//! `schema` (structural schemas: pruning, defaults, validation), `fields` (field ownership and
-//! server-side apply), `status` (the `Status` errors).
+//! generation and status), `kinds` (the rules of the platform's built-in kinds), `crd`
+//! (CustomResourceDefinitions and the kinds they serve), `schema` (structural schemas:
+//! pruning, defaults, validation), `fields` (field ownership and server-side apply),
+//! `controllers` (what an AKS cluster's controllers do), `status` (the `Status` errors).
 
 mod controllers;
 mod crd;
