@@ -35,6 +35,9 @@ pub struct EmulatorConfig {
     pub federated_token: Option<String>,
     /// The largest page a list returns before it adds a `nextLink`.
     pub page_size: usize,
+    /// Run the clusters' controllers (Deployments rolling out, Jobs running, claims bound,
+    /// snapshots taken); `false` leaves objects as a bare API server stores them.
+    pub kube_controllers: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -50,6 +53,7 @@ impl Default for EmulatorConfig {
             client_secret: None,
             federated_token: None,
             page_size: 100,
+            kube_controllers: true,
         }
     }
 }
@@ -186,7 +190,7 @@ impl Faults {
 ///   "throttling": { "reads": { "capacity": 250, "refill_per_sec": 25 },
 ///                   "writes": { "capacity": 200, "refill_per_sec": 10 } },
 ///   "faults": { "transient_rate": 0.1, "reset_rate": 0.05, "seed": 7, "fail_operations": ["vol1"] },
-///   "lro_polls": 2, "lro_retry_after_secs": 1, "page_size": 100
+///   "lro_polls": 2, "lro_retry_after_secs": 1, "page_size": 100, "kube_controllers": true
 /// }
 /// ```
 ///
@@ -200,6 +204,7 @@ pub struct ConfigFile {
     lro_polls: Option<u32>,
     lro_retry_after_secs: Option<u64>,
     page_size: Option<usize>,
+    kube_controllers: Option<bool>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -310,6 +315,7 @@ impl ConfigFile {
         base.lro_polls = self.lro_polls.unwrap_or(base.lro_polls);
         base.lro_retry_after_secs = self.lro_retry_after_secs.unwrap_or(base.lro_retry_after_secs);
         base.page_size = self.page_size.unwrap_or(base.page_size);
+        base.kube_controllers = self.kube_controllers.unwrap_or(base.kube_controllers);
         base
     }
 }

@@ -11,12 +11,18 @@
 //!   opaque tokens every ARM call must carry;
 //! - the Kubernetes API of every AKS managed cluster, under `/k8s/{cluster-key}`
 //!   ([`kubernetes_cluster_key`], [`Emulator::kubernetes_server`]), where the cluster's
-//!   `listClusterUserCredential` kubeconfig points (with the emulator's CA over HTTPS): namespaces
-//!   and secrets with the real API server's rules, CustomResourceDefinitions
-//!   (`apiextensions.k8s.io/v1`) and the custom resources they define (validated, pruned and
-//!   defaulted by their structural schemas, with `generation` and a status subresource),
-//!   discovery of every group, `Status` errors, `managedFields` and server-side apply,
-//!   authenticated by the kubeconfig's bearer token alone.
+//!   `listClusterUserCredential` kubeconfig points (with the emulator's CA over HTTPS): the
+//!   built-in kinds a platform stack applies (namespaces, secrets, configmaps, serviceaccounts,
+//!   services, persistentvolumeclaims, persistentvolumes, Deployments, Jobs, RBAC's roles and
+//!   bindings, StorageClasses) with the real API server's defaults and rules,
+//!   CustomResourceDefinitions (`apiextensions.k8s.io/v1`) and the custom resources they define
+//!   (validated, pruned and defaulted by their structural schemas, with `generation` and a
+//!   status subresource), discovery of every group, `Status` errors, `managedFields` and
+//!   server-side apply, authenticated by the kubeconfig's bearer token alone; and the
+//!   cluster's controllers, deterministic (progress counted in requests, not time): Deployments
+//!   roll out, Jobs complete (or fail, with the emulator-only annotation
+//!   [`KUBERNETES_JOB_FAIL_ANNOTATION`]), claims bind to provisioned volumes, VolumeSnapshots
+//!   are taken and restored ([`EmulatorConfig::kube_controllers`] turns them off).
 //!
 //! Providers talk to it exactly as they talk to Azure; nothing in them knows it is an emulator
 //! beyond the endpoint and credentials they are given. [`EmulatorConfig`] injects latency,
@@ -25,7 +31,8 @@
 //!
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
 //! per-type shapes and rules), `workloads` (volumes, clusters, registries, role assignments),
-//! `kube` (the clusters' Kubernetes API: `store`, `types`, `crd`, `schema`, `fields`, `status`), `server` (HTTP,
+//! `kube` (the clusters' Kubernetes API: `store`, `types`, `kinds`, `crd`, `schema`, `fields`,
+//! `controllers`, `status`), `server` (HTTP,
 //! auth, throttling, faults), [`config`].
 //!
 //! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module
@@ -55,6 +62,7 @@ use std::sync::Arc;
 pub use arm::{ArmError, Kind, normalize_location};
 pub use config::{Bucket, ConfigFile, EmulatorConfig, Faults, Latency, Rule, Throttling};
 pub use kinds::TIB;
+pub use kube::FAIL_ANNOTATION as KUBERNETES_JOB_FAIL_ANNOTATION;
 pub use kube::cluster_key as kubernetes_cluster_key;
 pub use log::LogEntry;
 

@@ -207,6 +207,7 @@ pub(crate) async fn handle(
             body: &body,
             server_address: &server_address,
             lro_polls: shared.config.lro_polls,
+            controllers: shared.config.kube_controllers,
         };
         let answer = {
             let mut cloud = lock(&shared.cloud);

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use super::status::FieldError;
 use super::types::{Custom, KindInfo, Rules, decode_metadata, is_label, is_subdomain, metadata_errors};
 
-pub(crate) const GROUP: &str = "apiextensions.k8s.io";
 pub(crate) const GROUP_VERSION: &str = "apiextensions.k8s.io/v1";
 pub(crate) const PLURAL: &str = "customresourcedefinitions";
 

@@ -79,11 +79,13 @@ fn tracked(path: &[String]) -> bool {
 }
 
 /// Whether the field at `path` is a map (owned as a whole when added) rather than a struct:
-/// labels, annotations, and the top-level fields other than metadata, spec and status
-/// (`data`). A table per kind would replace this rule when kinds with richer schemas come.
+/// labels, annotations, and the top-level fields other than metadata, spec, status and RBAC's
+/// `roleRef` and `aggregationRule` (`data`, a StorageClass's `parameters`). Maps deeper in a
+/// spec (a selector's `matchLabels`) are treated as structs. A table per kind would replace
+/// this rule when kinds with richer schemas come.
 fn is_map(path: &[String]) -> bool {
     match path {
-        [top] => !matches!(top.as_str(), "metadata" | "spec" | "status"),
+        [top] => !matches!(top.as_str(), "metadata" | "spec" | "status" | "roleRef" | "aggregationRule"),
         [meta, field] => meta == "metadata" && matches!(field.as_str(), "labels" | "annotations"),
         _ => false,
     }

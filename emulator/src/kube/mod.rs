@@ -9,18 +9,27 @@
 //! is the kubeconfig's bearer token; ARM's token, `api-version`, throttling and faults do not
 //! apply here.
 //!
-//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (namespaces, secrets,
+//! Kinds are the cluster's: [`Store::kind`] finds a built-in one (core namespaces, secrets,
+//! configmaps, serviceaccounts, services, persistentvolumeclaims, persistentvolumes; apps/v1
+//! deployments; batch/v1 jobs; RBAC's roles and bindings; storage.k8s.io/v1 storageclasses;
 //! customresourcedefinitions), else one a CRD of the cluster serves, at
 //! `/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/status]]`.
 //!
+//! Before each request the cluster's controllers ([`Store::reconcile`]) do what is due:
+//! Deployments roll out and Jobs run (after `lro_polls` reads), claims bind to provisioned
+//! volumes, VolumeSnapshots are taken; `EmulatorConfig::kube_controllers` turns them off.
+//!
 //! Modules: `store` (the objects, generic over kinds; namespaces' termination; CRDs deleted
 //! with their objects), `types` (kinds and their rules: the built-in table, custom kinds'
-//! generation and status), `crd` (CustomResourceDefinitions and the kinds they serve),
-//! `schema` (structural schemas: pruning, defaults, validation), `fields` (field ownership and
-//! server-side apply), `status` (the `Status` errors).
+//! generation and status), `kinds` (the rules of the platform's built-in kinds), `crd`
+//! (CustomResourceDefinitions and the kinds they serve), `schema` (structural schemas:
+//! pruning, defaults, validation), `fields` (field ownership and server-side apply),
+//! `controllers` (what an AKS cluster's controllers do), `status` (the `Status` errors).
 
+mod controllers;
 mod crd;
 mod fields;
+mod kinds;
 mod schema;
 mod status;
 mod store;
@@ -28,6 +37,7 @@ mod types;
 
 use serde_json::{Value, json};
 
+pub use controllers::FAIL_ANNOTATION;
 pub(crate) use status::KubeError;
 pub(crate) use store::Store;
 use store::{Op, Write};
@@ -63,8 +73,11 @@ pub(crate) struct Request<'a> {
     pub(crate) body: &'a [u8],
     /// `host:port` of the server, for discovery.
     pub(crate) server_address: &'a str,
-    /// How many GETs a terminating namespace survives.
+    /// How many GETs a terminating namespace survives, and how many reads a Deployment's
+    /// rollout or a Job's run takes.
     pub(crate) lro_polls: u32,
+    /// Whether the cluster's controllers run.
+    pub(crate) controllers: bool,
 }
 
 impl Request<'_> {
@@ -152,6 +165,8 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
     }
     let now = now_rfc3339();
     let seeded = cloud.kube.ensure_cluster(key, &now);
+    // The cluster's controllers do what is due before the request is answered.
+    let reconciled = req.controllers && cloud.kube.reconcile(key, &now, req.lro_polls);
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let mut answer = match segs.as_slice() {
         [] | ["api"] | ["api", "v1"] | ["apis"] | ["apis", _] | ["apis", _, _] | ["version"] => {
@@ -163,7 +178,7 @@ pub(crate) fn handle(cloud: &mut Cloud, req: &Request<'_>) -> Answer {
         }
         _ => KubeError::no_route().into(),
     };
-    answer.changed |= seeded;
+    answer.changed |= seeded || reconciled;
     answer
 }
 
@@ -197,7 +212,14 @@ fn api_resources(k: &KindInfo) -> Vec<Value> {
 
 /// The API groups served besides core, each with its versions in Kubernetes' order.
 fn api_groups(store: &Store, cluster: &str) -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = vec![(crd::GROUP.to_owned(), vec!["v1".to_owned()])];
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for b in types::BUILTINS {
+        if let Some((group, version)) = b.group_version.split_once('/')
+            && !groups.iter().any(|(g, _)| g == group)
+        {
+            groups.push((group.to_owned(), vec![version.to_owned()]));
+        }
+    }
     for c in store.crds(cluster) {
         let group = c.pointer("/spec/group").and_then(Value::as_str).unwrap_or_default();
         let versions = crd::served_versions(c);
@@ -237,11 +259,13 @@ fn discovery(store: &Store, cluster: &str, req: &Request<'_>, segs: &[&str]) -> 
             "serverAddressByClientCIDRs": [{ "clientCIDR": "0.0.0.0/0", "serverAddress": req.server_address }],
         }),
         ["api", "v1"] => {
-            let resources: Vec<Value> = types::BUILTINS
+            let mut kinds: Vec<KindInfo> = types::BUILTINS
                 .iter()
                 .filter(|k| k.group_version == "v1")
-                .flat_map(|k| api_resources(&k.info()))
+                .map(types::Builtin::info)
                 .collect();
+            kinds.sort_by(|a, b| a.plural.cmp(&b.plural));
+            let resources: Vec<Value> = kinds.iter().flat_map(api_resources).collect();
             json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "v1", "resources": resources })
         }
         ["apis"] => {
@@ -439,7 +463,11 @@ fn resource_request(
             }
             let keep = selector(req.query("labelSelector").unwrap_or_default());
             match store.list(cluster, kind, namespace.as_deref(), keep) {
-                Ok(list) => Answer::ok(200, list),
+                Ok((list, changed)) => {
+                    let mut a = Answer::ok(200, list);
+                    a.changed = changed;
+                    a
+                }
                 Err(e) => e.into(),
             }
         }

@@ -168,6 +168,16 @@ impl FieldError {
         }
     }
 
+    /// `Invalid value: {raw}: {why}`, the value as the real server prints it (Go's `%v` of a
+    /// number, `%#v` of a struct, map or slice).
+    pub(crate) fn invalid_raw(field: impl Into<String>, raw: &str, why: &str) -> FieldError {
+        FieldError {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            detail: format!("Invalid value: {raw}: {why}"),
+        }
+    }
+
     pub(crate) fn forbidden(field: impl Into<String>, why: &str) -> FieldError {
         FieldError { reason: "FieldValueForbidden", field: field.into(), detail: format!("Forbidden: {why}") }
     }

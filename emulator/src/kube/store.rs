@@ -41,6 +41,9 @@ struct Cluster {
     objects: BTreeMap<ObjKey, Value>,
     /// Namespaces being terminated: how many more GETs of each show it before it is gone.
     terminating: BTreeMap<String, u32>,
+    /// Objects a controller works on over time (Deployments rolling out, Jobs running), by
+    /// uid: how many more reads of each show it unfinished.
+    pending: BTreeMap<String, u32>,
 }
 
 /// Every cluster's objects.
@@ -66,6 +69,8 @@ struct DiskCluster {
     key: String,
     objects: Vec<DiskObject>,
     terminating: BTreeMap<String, u32>,
+    #[serde(default)]
+    pending: BTreeMap<String, u32>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -163,6 +168,21 @@ fn comparable(v: &Value) -> Value {
     v
 }
 
+/// One read of an object a controller works on over time: one fewer to wait for.
+fn count_read(pending: &mut BTreeMap<String, u32>, o: &Value) -> bool {
+    match meta_str(o, "uid").and_then(|u| pending.get_mut(u)) {
+        Some(left) if *left > 0 => {
+            *left -= 1;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The first address a Service gets in AKS's default service range, 10.0.0.0/16 (10.0.0.1 is
+/// the `kubernetes` Service's and 10.0.0.10 kube-dns's on a real cluster).
+const FIRST_SERVICE_IP: u32 = 11;
+
 impl Store {
     pub(crate) fn new(seed: u64) -> Store {
         Store { seed, resource_version: 0, uids: 0, clusters: BTreeMap::new() }
@@ -178,7 +198,7 @@ impl Store {
             .into_iter()
             .map(|c| {
                 let objects = c.objects.into_iter().map(|o| (o.key, o.object)).collect();
-                (c.key, Cluster { objects, terminating: c.terminating })
+                (c.key, Cluster { objects, terminating: c.terminating, pending: c.pending })
             })
             .collect();
         Ok(())
@@ -200,6 +220,7 @@ impl Store {
                         .map(|(k, o)| DiskObject { key: k.clone(), object: o.clone() })
                         .collect(),
                     terminating: c.terminating.clone(),
+                    pending: c.pending.clone(),
                 })
                 .collect(),
         };
@@ -277,6 +298,64 @@ impl Store {
             .and_then(|c| crd::kind(c, version))
     }
 
+    /// The objects of `kind` in one namespace or (`None`) in all, as served.
+    pub(super) fn objects(&self, cluster: &str, kind: &KindInfo, namespace: Option<&str>) -> Vec<Value> {
+        let Some(cl) = self.clusters.get(cluster) else { return Vec::new() };
+        cl.objects
+            .iter()
+            .filter(|(k, _)| k.group_version == kind.store_key() && k.plural == kind.plural)
+            .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
+            .map(|(_, o)| served(o, kind))
+            .collect()
+    }
+
+    /// One object, as served, without counting a read.
+    pub(super) fn object(
+        &self,
+        cluster: &str,
+        kind: &KindInfo,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Value> {
+        let cl = self.clusters.get(cluster)?;
+        cl.objects.get(&ObjKey::new(kind, namespace, name)).map(|o| served(o, kind))
+    }
+
+    /// The countdowns of the objects the cluster's controllers work on over time.
+    pub(super) fn pending(&mut self, cluster: &str) -> Option<&mut BTreeMap<String, u32>> {
+        self.clusters.get_mut(cluster).map(|c| &mut c.pending)
+    }
+
+    /// Admission that needs the cluster's other objects: a new Service's cluster IP, the
+    /// lowest free address of 10.0.0.0/16 from 10.0.0.11, and its IP families.
+    fn admit(&self, cluster: &str, kind: &KindInfo, new: &mut Value) {
+        if kind.group_version != "v1" || kind.plural != "services" {
+            return;
+        }
+        if new.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName") {
+            return;
+        }
+        let ip = match new.pointer("/spec/clusterIP").and_then(Value::as_str).filter(|ip| !ip.is_empty()) {
+            Some(ip) => ip.to_owned(),
+            None => {
+                let taken: Vec<String> = self
+                    .objects(cluster, kind, None)
+                    .iter()
+                    .filter_map(|s| s.pointer("/spec/clusterIP").and_then(Value::as_str).map(str::to_owned))
+                    .collect();
+                let free = (FIRST_SERVICE_IP..0xffff)
+                    .map(|n| format!("10.0.{}.{}", n >> 8, n & 0xff))
+                    .find(|ip| !taken.contains(ip));
+                free.unwrap_or_default()
+            }
+        };
+        let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+        spec.insert("clusterIP".into(), json!(ip));
+        spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
+        spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+        spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
+    }
+
     fn cluster(&mut self, cluster: &str) -> Result<&mut Cluster, KubeError> {
         self.clusters.get_mut(cluster).ok_or_else(KubeError::no_route)
     }
@@ -310,28 +389,40 @@ impl Store {
             }
         }
         match cl.objects.get(&ObjKey::new(kind, namespace, name)) {
-            Some(o) => Ok((served(o, kind), changed)),
+            Some(o) => {
+                changed |= count_read(&mut cl.pending, o);
+                Ok((served(o, kind), changed))
+            }
             None => Err(KubeError::not_found(&kind.resource(), name)),
         }
     }
 
-    /// LIST, in one namespace or (`None`) across all, filtered by `keep`.
+    /// LIST, in one namespace or (`None`) across all, filtered by `keep`. Listing an object
+    /// counts as a read of it for its controller. The flag says whether anything changed.
     pub(crate) fn list(
         &mut self,
         cluster: &str,
         kind: &KindInfo,
         namespace: Option<&str>,
         keep: impl Fn(&Value) -> bool,
-    ) -> Result<Value, KubeError> {
+    ) -> Result<(Value, bool), KubeError> {
         let rv = self.resource_version();
         let cl = self.cluster(cluster)?;
-        let items: Vec<Value> = cl
+        let listed: Vec<&Value> = cl
             .objects
             .iter()
             .filter(|(k, _)| k.group_version == kind.store_key() && k.plural == kind.plural)
             .filter(|(k, _)| namespace.is_none_or(|ns| k.namespace == ns))
             .filter(|(_, o)| keep(o))
-            .map(|(_, o)| {
+            .map(|(_, o)| o)
+            .collect();
+        let mut changed = false;
+        for o in &listed {
+            changed |= count_read(&mut cl.pending, o);
+        }
+        let items: Vec<Value> = listed
+            .into_iter()
+            .map(|o| {
                 // Items of a list carry no kind or apiVersion.
                 let mut o = o.clone();
                 if let Some(obj) = o.as_object_mut() {
@@ -341,12 +432,13 @@ impl Store {
                 o
             })
             .collect();
-        Ok(json!({
+        let list = json!({
             "kind": format!("{}List", kind.kind),
             "apiVersion": kind.group_version,
             "metadata": { "resourceVersion": rv },
             "items": items,
-        }))
+        });
+        Ok((list, changed))
     }
 
     /// POST, PUT or PATCH.
@@ -553,6 +645,11 @@ impl Store {
                 meta.remove(server_set);
             }
         }
+        let uid = match existing.as_ref().and_then(|o| meta_str(o, "uid")) {
+            Some(u) => u.to_owned(),
+            None => self.new_uid(),
+        };
+        meta_mut(&mut new).insert("uid".into(), json!(uid));
         let before_strategy = new.clone();
         // A POST is a create whatever is stored under its name: it is validated as one, and
         // refused as AlreadyExists only then (as the API server's create handler does).
@@ -574,10 +671,9 @@ impl Store {
             }
             _ => kind.prepare(&mut new, rules_old, w.now),
         }
-        let uid = match existing.as_ref().and_then(|o| meta_str(o, "uid")) {
-            Some(u) => u.to_owned(),
-            None => self.new_uid(),
-        };
+        if rules_old.is_none() {
+            self.admit(cluster, kind, &mut new);
+        }
         {
             let meta = meta_mut(&mut new);
             meta.insert("uid".into(), json!(uid));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
 
+use super::kinds;
 use super::status::FieldError;
 
 /// One built-in kind.
@@ -23,6 +24,10 @@ pub(crate) struct Builtin {
     pub(crate) categories: &'static [&'static str],
     /// Whether `status` is the status subresource's (main-resource writes do not set it).
     pub(crate) status: bool,
+    /// Whether `/status` is served for writes to it.
+    pub(crate) serves_status: bool,
+    /// How names are checked (with labels and annotations) before the kind's own validation.
+    pub(crate) names: Names,
     /// What decoding the body into the typed object refuses (answered 400).
     pub(crate) decode: fn(&Value) -> Result<(), String>,
     /// The conversion on the way in (Secret: `stringData` merged into `data`).
@@ -34,6 +39,19 @@ pub(crate) struct Builtin {
     pub(crate) prepare: fn(&mut Value, Option<&Value>, &str),
     /// Validation of the object (and of the change from `old`).
     pub(crate) validate: fn(&Value, Option<&Value>) -> Vec<FieldError>,
+}
+
+/// The rule for a built-in kind's object names.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Names {
+    /// The kind's validation checks its names itself (namespaces, secrets, CRDs).
+    Own,
+    /// A DNS-1123 subdomain (most kinds).
+    Subdomain,
+    /// A DNS-1035 label (Services).
+    Dns1035,
+    /// A path segment: not `.` or `..`, no `/` or `%` (RBAC's kinds).
+    PathSegment,
 }
 
 /// A served version of a custom resource: its CRD's schema and subresources.
@@ -71,7 +89,29 @@ pub(crate) struct KindInfo {
 /// The verbs every kind serves (no watch, no deletecollection).
 pub(crate) const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update"];
 
-/// The built-in kinds.
+const RBAC: &str = "rbac.authorization.k8s.io/v1";
+
+/// What a row of [`BUILTINS`] does not say: a namespaced core kind with no status, names that
+/// are DNS-1123 subdomains, no conversion, defaults or strategy, no rules of its own.
+const PLAIN: Builtin = Builtin {
+    group_version: "v1",
+    plural: "",
+    singular: "",
+    kind: "",
+    namespaced: true,
+    short_names: &[],
+    categories: &[],
+    status: false,
+    serves_status: false,
+    names: Names::Subdomain,
+    decode: |v| decode_metadata(v, "object"),
+    convert: |_| {},
+    default: |_, _| {},
+    prepare: |_, _, _| {},
+    validate: |_, _| Vec::new(),
+};
+
+/// The built-in kinds, core first, then by group in discovery's order (the order of `/apis`).
 pub(crate) const BUILTINS: &[Builtin] = &[
     Builtin {
         group_version: "v1",
@@ -82,6 +122,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         short_names: &["ns"],
         categories: &[],
         status: true,
+        serves_status: false,
+        names: Names::Own,
         decode: decode_namespace,
         convert: |_| {},
         default: default_namespace,
@@ -97,11 +139,157 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         short_names: &[],
         categories: &[],
         status: false,
+        serves_status: false,
+        names: Names::Own,
         decode: decode_secret,
         convert: convert_secret,
         default: default_secret,
         prepare: |_, _, _| {},
         validate: validate_secret,
+    },
+    Builtin {
+        plural: "configmaps",
+        singular: "configmap",
+        kind: "ConfigMap",
+        short_names: &["cm"],
+        decode: kinds::decode_config_map,
+        validate: kinds::validate_config_map,
+        ..PLAIN
+    },
+    Builtin {
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        short_names: &["sa"],
+        decode: |v| decode_metadata(v, "ServiceAccount"),
+        ..PLAIN
+    },
+    Builtin {
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        short_names: &["svc"],
+        categories: &["all"],
+        status: true,
+        serves_status: true,
+        names: Names::Dns1035,
+        decode: |v| decode_metadata(v, "Service"),
+        default: kinds::default_service,
+        prepare: kinds::prepare_service,
+        validate: kinds::validate_service,
+        ..PLAIN
+    },
+    Builtin {
+        plural: "persistentvolumeclaims",
+        singular: "persistentvolumeclaim",
+        kind: "PersistentVolumeClaim",
+        short_names: &["pvc"],
+        status: true,
+        serves_status: true,
+        decode: kinds::decode_claim,
+        default: kinds::default_claim,
+        prepare: kinds::prepare_claim,
+        validate: kinds::validate_claim,
+        ..PLAIN
+    },
+    Builtin {
+        plural: "persistentvolumes",
+        singular: "persistentvolume",
+        kind: "PersistentVolume",
+        namespaced: false,
+        short_names: &["pv"],
+        status: true,
+        serves_status: true,
+        decode: kinds::decode_volume,
+        default: kinds::default_volume,
+        prepare: kinds::prepare_volume,
+        validate: kinds::validate_volume,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: "apps/v1",
+        plural: "deployments",
+        singular: "deployment",
+        kind: "Deployment",
+        short_names: &["deploy"],
+        categories: &["all"],
+        status: true,
+        serves_status: true,
+        decode: |v| decode_metadata(v, "Deployment"),
+        default: kinds::default_deployment,
+        prepare: kinds::prepare_workload,
+        validate: kinds::validate_deployment,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: "batch/v1",
+        plural: "jobs",
+        singular: "job",
+        kind: "Job",
+        categories: &["all"],
+        status: true,
+        serves_status: true,
+        decode: |v| decode_metadata(v, "Job"),
+        default: kinds::default_job,
+        prepare: kinds::prepare_job,
+        validate: kinds::validate_job,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: RBAC,
+        plural: "clusterrolebindings",
+        singular: "clusterrolebinding",
+        kind: "ClusterRoleBinding",
+        namespaced: false,
+        names: Names::PathSegment,
+        decode: |v| decode_metadata(v, "ClusterRoleBinding"),
+        default: kinds::default_binding,
+        validate: kinds::validate_cluster_role_binding,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: RBAC,
+        plural: "clusterroles",
+        singular: "clusterrole",
+        kind: "ClusterRole",
+        namespaced: false,
+        names: Names::PathSegment,
+        decode: |v| decode_metadata(v, "ClusterRole"),
+        validate: kinds::validate_cluster_role,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: RBAC,
+        plural: "rolebindings",
+        singular: "rolebinding",
+        kind: "RoleBinding",
+        names: Names::PathSegment,
+        decode: |v| decode_metadata(v, "RoleBinding"),
+        default: kinds::default_binding,
+        validate: kinds::validate_role_binding,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: RBAC,
+        plural: "roles",
+        singular: "role",
+        kind: "Role",
+        names: Names::PathSegment,
+        decode: |v| decode_metadata(v, "Role"),
+        validate: kinds::validate_role,
+        ..PLAIN
+    },
+    Builtin {
+        group_version: "storage.k8s.io/v1",
+        plural: "storageclasses",
+        singular: "storageclass",
+        kind: "StorageClass",
+        namespaced: false,
+        short_names: &["sc"],
+        decode: kinds::decode_storage_class,
+        default: kinds::default_storage_class,
+        validate: kinds::validate_storage_class,
+        ..PLAIN
     },
     Builtin {
         group_version: super::crd::GROUP_VERSION,
@@ -112,6 +300,8 @@ pub(crate) const BUILTINS: &[Builtin] = &[
         short_names: &["crd", "crds"],
         categories: &["api-extensions"],
         status: true,
+        serves_status: true,
+        names: Names::Own,
         decode: super::crd::decode,
         convert: |_| {},
         default: super::crd::default,
@@ -180,7 +370,7 @@ impl KindInfo {
     /// Whether `/status` is served (CRDs' and custom resources' that declare it).
     pub(crate) fn serves_status(&self) -> bool {
         match &self.rules {
-            Rules::Builtin(b) => b.group_version == super::crd::GROUP_VERSION,
+            Rules::Builtin(b) => b.serves_status,
             Rules::Custom(c) => c.status,
         }
     }
@@ -224,7 +414,21 @@ impl KindInfo {
 
     pub(crate) fn validate(&self, v: &Value, old: Option<&Value>) -> Vec<FieldError> {
         match &self.rules {
-            Rules::Builtin(b) => (b.validate)(v, old),
+            Rules::Builtin(b) => {
+                let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                let mut errors = match b.names {
+                    Names::Own => return (b.validate)(v, old),
+                    Names::Subdomain => name_errors(name, false),
+                    Names::Dns1035 => dns1035_errors(name),
+                    Names::PathSegment => kinds::path_segment_errors(name)
+                        .into_iter()
+                        .map(|why| FieldError::invalid("metadata.name", name, why))
+                        .collect(),
+                };
+                errors.extend(metadata_errors(v));
+                errors.extend((b.validate)(v, old));
+                errors
+            }
             Rules::Custom(c) => {
                 let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
                 let mut errors = name_errors(name, false);
@@ -314,6 +518,20 @@ pub(crate) fn name_errors(name: &str, label: bool) -> Vec<FieldError> {
     out
 }
 
+const DNS1035_LABEL: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
+/// A DNS-1035 label: a DNS-1123 label that starts with a letter (Service names).
+fn dns1035_errors(name: &str) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if name.len() > 63 {
+        out.push(FieldError::invalid("metadata.name", name, "must be no more than 63 characters"));
+    }
+    if !is_label(name) || !name.as_bytes()[0].is_ascii_lowercase() {
+        out.push(FieldError::invalid("metadata.name", name, DNS1035_LABEL));
+    }
+    out
+}
+
 fn object_at<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     if !v.get(key).is_some_and(Value::is_object) {
         v[key] = json!({});
@@ -321,7 +539,7 @@ fn object_at<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
     v[key].as_object_mut().unwrap_or_else(|| unreachable!("just set to an object"))
 }
 
-fn string_map(v: &Value, field: &str, what: &str) -> Result<(), String> {
+pub(crate) fn string_map(v: &Value, field: &str, what: &str) -> Result<(), String> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Object(m)) => match m.iter().find(|(_, v)| !v.is_string() && !v.is_null()) {
@@ -508,20 +726,7 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
     let mut total = 0;
     if let Some(data) = v.get("data").and_then(Value::as_object) {
         for (k, value) in data {
-            let field = format!("data[{k}]");
-            if k.len() > 253 {
-                errors.push(FieldError::invalid(&field, k, "must be no more than 253 characters"));
-            }
-            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
-                errors.push(FieldError::invalid(&field, k, CONFIG_KEY));
-            }
-            if k == "." {
-                errors.push(FieldError::invalid(&field, k, "must not be '.'"));
-            } else if k == ".." {
-                errors.push(FieldError::invalid(&field, k, "must not be '..'"));
-            } else if k.starts_with("..") {
-                errors.push(FieldError::invalid(&field, k, "must not start with '..'"));
-            }
+            errors.extend(config_key_errors(&format!("data[{k}]"), k));
             let decoded = value
                 .as_str()
                 .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
@@ -531,6 +736,25 @@ fn validate_secret(v: &Value, old: Option<&Value>) -> Vec<FieldError> {
     }
     if total > MAX_SECRET_SIZE {
         errors.push(FieldError::too_long("data", MAX_SECRET_SIZE));
+    }
+    errors
+}
+
+/// A key of a secret's or config map's data (`IsConfigMapKey`).
+pub(crate) fn config_key_errors(field: &str, k: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if k.len() > 253 {
+        errors.push(FieldError::invalid(field, k, "must be no more than 253 characters"));
+    }
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
+        errors.push(FieldError::invalid(field, k, CONFIG_KEY));
+    }
+    if k == "." {
+        errors.push(FieldError::invalid(field, k, "must not be '.'"));
+    } else if k == ".." {
+        errors.push(FieldError::invalid(field, k, "must not be '..'"));
+    } else if k.starts_with("..") {
+        errors.push(FieldError::invalid(field, k, "must not start with '..'"));
     }
     errors
 }

@@ -7,7 +7,7 @@ use lanestack_emulator::EmulatorConfig;
 use lanestack_kube::{ApplyOptions, Client as KubeClient, Error, resource_path, yaml};
 use serde_json::{Value, json};
 
-use super::kube::{CLUSTER as AKS_CLUSTER, Kube, cluster, field, https_cluster, kubeconfig};
+use super::kube::{CLUSTER as AKS_CLUSTER, Kube, cluster, field, https_cluster_with, kubeconfig};
 use super::server::ApiServer;
 use super::snapshot_crds::install_snapshot_crds;
 use super::webhook::TokenReviewWebhook;
@@ -44,8 +44,11 @@ fn snapshot(name: &str) -> Value {
 }
 
 /// The emulator's cluster `k` and a `lanestack_kube` client from its kubeconfig.
+/// Its controllers are off: the real server it is compared with runs none (no snapshot
+/// controller writing the snapshots' status).
 async fn emulated() -> (lanestack_emulator::Emulator, KubeClient) {
-    let (emulator, config) = https_cluster().await;
+    let config = EmulatorConfig { kube_controllers: false, ..EmulatorConfig::default() };
+    let (emulator, config) = https_cluster_with(config).await;
     let dir = tempfile::tempdir().unwrap();
     let config = lanestack_kube::Config::from_kubeconfig_text(&config, None, dir.path()).unwrap();
     (emulator, KubeClient::new(&config).unwrap())
@@ -89,10 +92,11 @@ fn a_crd_is_defaulted_established_and_its_kind_served_and_discovered() {
         let r = kube.get("/apis").await;
         let groups = r.body["groups"].as_array().unwrap();
         let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["apiextensions.k8s.io", "snapshot.storage.k8s.io"]);
+        assert_eq!(names.last(), Some(&"snapshot.storage.k8s.io"), "CRD groups after the built-in ones");
+        assert_eq!(names[names.len() - 2], "apiextensions.k8s.io");
         let v1 = json!({ "groupVersion": "snapshot.storage.k8s.io/v1", "version": "v1" });
-        assert_eq!(groups[1]["versions"], json!([v1]));
-        assert_eq!(groups[1]["preferredVersion"], v1);
+        assert_eq!(groups[names.len() - 1]["versions"], json!([v1]));
+        assert_eq!(groups[names.len() - 1]["preferredVersion"], v1);
         assert_eq!(kube.get("/apis/snapshot.storage.k8s.io").await.body["kind"], "APIGroup");
         let r = kube.get("/apis/snapshot.storage.k8s.io/v1").await;
         assert_eq!(r.body["resources"][0]["name"], "volumesnapshotclasses");
@@ -472,6 +476,16 @@ async fn observe(client: &KubeClient, namespace: &str) -> Vec<(&'static str, Val
         .apply(&format!("{classes}/applied"), &class("applied", json!("d"), "Delete"), &lanestack)
         .await;
     seen.push(("apply conflict", refusal(again)));
+    // What the emulator's snapshot controller relies on: a user's apply, a controller's write
+    // of the status through `/status`, the same apply again: no conflict, the status kept.
+    let owned = format!("{snapshots}/owned");
+    let applied = client.apply(&owned, &snapshot("owned"), &lanestack).await;
+    seen.push(("apply snapshot", comparable(applied.unwrap())));
+    let status = json!({ "status": { "readyToUse": true, "restoreSize": "10Gi", "boundVolumeSnapshotContentName": "snapcontent-1" } });
+    let r = client.merge_patch(&format!("{owned}/status?fieldManager=snapshot-controller"), &status).await;
+    seen.push(("controller status", comparable(r.unwrap())));
+    let again = client.apply(&owned, &snapshot("owned"), &lanestack).await;
+    seen.push(("apply over status", comparable(again.unwrap())));
     seen
 }
 
@@ -510,6 +524,12 @@ fn custom_resources_give_the_real_servers_results() {
         );
         assert_eq!(step("spec change")["metadata"]["generation"], 2);
         assert!(step("pruned").get("bogus").is_none());
+        let kept = step("apply over status");
+        assert_eq!(kept["status"]["readyToUse"], true);
+        let entries = kept["metadata"]["managedFields"].as_array().unwrap();
+        assert!(
+            entries.iter().any(|e| e["manager"] == "snapshot-controller" && e["subresource"] == "status")
+        );
     });
 }
 

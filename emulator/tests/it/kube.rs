@@ -120,7 +120,12 @@ fn without_details(v: &Value) -> Value {
 
 /// An HTTPS emulator with rg1 and the cluster `k` made through ARM, and the cluster's kubeconfig.
 pub(crate) async fn https_cluster() -> (Emulator, String) {
-    let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..EmulatorConfig::default() };
+    https_cluster_with(EmulatorConfig::default()).await
+}
+
+/// [`https_cluster`] with `config` (HTTPS and no `Retry-After` wait added).
+pub(crate) async fn https_cluster_with(config: EmulatorConfig) -> (Emulator, String) {
+    let config = EmulatorConfig { https: true, lro_retry_after_secs: 0, ..config };
     let emulator = Emulator::start(config).await.unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let pem = emulator.ca_certificate_pem().unwrap().to_owned();
@@ -219,13 +224,18 @@ fn the_kubeconfig_reaches_the_cluster_api_over_https_with_its_ca_and_token() {
         assert_eq!((&secrets["namespaced"], &secrets["kind"]), (&json!(true), &json!("Secret")));
         assert!(secrets["verbs"].as_array().unwrap().contains(&json!("patch")));
         let r = kube.get("/apis").await;
-        let v1 = json!({ "groupVersion": "apiextensions.k8s.io/v1", "version": "v1" });
-        let apiextensions =
-            json!({ "name": "apiextensions.k8s.io", "versions": [v1], "preferredVersion": v1 });
-        assert_eq!(r.body, json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": [apiextensions] }));
+        let group = |name: &str| {
+            let v1 = json!({ "groupVersion": format!("{name}/v1"), "version": "v1" });
+            json!({ "name": name, "versions": [v1], "preferredVersion": v1 })
+        };
+        let groups = ["apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io"];
+        assert_eq!(
+            r.body,
+            json!({ "kind": "APIGroupList", "apiVersion": "v1", "groups": groups.map(group) })
+        );
         let r = kube.get("/version").await;
         assert!(r.body["gitVersion"].as_str().unwrap().starts_with("v1.30."), "{}", r.body);
-        let r = kube.get("/api/v1/configmaps").await;
+        let r = kube.get("/api/v1/pods").await;
         assert_eq!((r.status, &r.body["reason"]), (404, &json!("NotFound")));
 
         // Auth: the kubeconfig's bearer token only.

@@ -4,6 +4,7 @@
 use lanestack_emulator::{Bucket, ConfigFile, Emulator, EmulatorConfig, Faults, Rule, Throttling};
 use serde_json::{Value, json};
 
+mod builtins;
 mod custom;
 mod kube;
 
