@@ -9,6 +9,7 @@ mod ci_example;
 mod emulator;
 mod flags;
 mod golden;
+mod lane_detection;
 mod lock;
 mod prompt;
 mod secrets;

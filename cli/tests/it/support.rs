@@ -88,6 +88,11 @@ impl Stack {
         Stack::copy_of(&repo_root().join("examples").join(name))
     }
 
+    /// Copies `stacks/<name>` into a fresh temporary directory.
+    pub fn platform(name: &str) -> Stack {
+        Stack::copy_of(&repo_root().join("stacks").join(name))
+    }
+
     /// Copies `tests/broken/<name>` into a fresh temporary directory.
     pub fn broken(name: &str) -> Stack {
         Stack::copy_of(&repo_root().join("tests/broken").join(name))

@@ -254,10 +254,12 @@ fn manifest_of(state: &Value) -> Result<(String, Json, Identity), ProviderError>
         .ok_or_else(|| ProviderError::new(ErrorKind::Invalid, "the manifest is not known"))?;
     let (mut object, identity) = parse(text).map_err(|e| ProviderError::new(ErrorKind::Invalid, e))?;
     // Status is the server's and its controllers' (CRD files carry an empty one): never applied,
-    // never compared.
+    // never compared. A field set to null (`creationTimestamp: null` in generated files) sets
+    // nothing: left out, as the server leaves it out of what an apply owns.
     if let Some(fields) = object.as_object_mut() {
         fields.remove("status");
     }
+    drop_nulls(&mut object);
     Ok((text.to_owned(), object, identity))
 }
 
@@ -383,6 +385,18 @@ fn state(text: &str, applied: &Json, identity: &Identity, live: &Json, wait: Val
         ("uid", Value::from_json(&live["metadata"]["uid"])),
         ("wait", wait),
     ])
+}
+
+/// Removes every object field whose value is null, at any depth.
+fn drop_nulls(value: &mut Json) {
+    match value {
+        Json::Object(fields) => {
+            fields.retain(|_, v| !v.is_null());
+            fields.values_mut().for_each(drop_nulls);
+        }
+        Json::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// lanestack's applied fields (FieldsV1) in the live object, merged over its entries.
@@ -516,6 +530,21 @@ mod tests {
             serde_json::from_str(s.get(&AttrPath::attr("manifest")).and_then(Value::as_str).unwrap())
                 .unwrap();
         assert_eq!(seen["spec"]["containers"], json!([{"name": "c", "image": "i:2"}]));
+    }
+
+    #[test]
+    fn a_null_in_the_manifest_sets_nothing_and_is_never_a_difference() {
+        let text = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: op\n  creationTimestamp: null\n";
+        let state = Value::object([("manifest", Value::from(text))]);
+        let (_, applied, identity) = manifest_of(&state).unwrap();
+        assert_eq!(
+            applied,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "op"}})
+        );
+        let live = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "op", "uid": "u", "creationTimestamp": "2026-11-28T21:28:22Z"}});
+        let s = super::state(text, &applied, &identity, &live, Value::Null);
+        assert_eq!(s.get(&AttrPath::attr("manifest")), Some(&Value::from(text)));
     }
 
     #[test]

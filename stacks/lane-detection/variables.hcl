@@ -1,0 +1,65 @@
+# Inputs of the lane-detection platform. Every one has a default that runs against the local
+# cloud (`lanestack apply --emulator stacks/lane-detection`); for Azure, set at least
+# `anf_client_id` and `anf_client_secret` (the service principal Trident uses for ANF), e.g.
+# LANESTACK_VAR_anf_client_secret=... in the environment.
+
+variable "location" {
+  type        = string
+  default     = "westeurope"
+  description = "The Azure region of every object."
+}
+
+variable "prefix" {
+  type        = string
+  default     = "lane"
+  description = "Prefixes the names of the Azure objects."
+}
+
+variable "gpu_vm_size" {
+  type        = string
+  default     = "Standard_NC6s_v3"
+  description = "The GPU nodes' VM size (one V100 each)."
+}
+
+variable "gpu_nodes" {
+  type        = number
+  default     = 3
+  description = "GPU nodes, one training process each."
+}
+
+variable "anf_client_id" {
+  type        = string
+  default     = "00000000-0000-0000-0000-0000000000aa"
+  description = "The application (client) id of the service principal Trident uses for ANF."
+}
+
+variable "anf_client_secret" {
+  type        = string
+  sensitive   = true
+  default     = "local-cloud-only"
+  description = "Its password. Never printed, never in a saved plan."
+}
+
+variable "manifests" {
+  type        = string
+  default     = "file://manifests"
+  description = "Where the upstream manifests are read from (pinned by SHA-256 either way): the copies in manifests/, or a URL prefix serving the same files."
+}
+
+variable "trainer_version" {
+  type        = string
+  default     = "0.1.0"
+  description = "The tag of the trainer image in the stack's registry."
+}
+
+variable "synthetic_frames" {
+  type        = number
+  default     = 200
+  description = "Frames the data job generates in TuSimple's format (lanestack-trainer synth)."
+}
+
+variable "restore_from_snapshot" {
+  type        = string
+  default     = ""
+  description = "A VolumeSnapshot of the data claim to restore into a new claim (runbook §12); empty: none."
+}
