@@ -340,9 +340,12 @@ mod tests {
         assert_eq!(c.throttling.unwrap().writes, Bucket { capacity: 2.0, refill_per_sec: 0.5 });
         assert_eq!((c.faults.reset_rate, c.faults.transient_rate), (0.25, 0.0));
         assert_eq!(c.faults.fail_operations, vec!["vol1".to_owned()]);
-        assert_eq!((c.lro_polls, c.page_size), (3, 100));
-        let off = ConfigFile::parse(r#"{ "throttling": "off" }"#).unwrap().apply(EmulatorConfig::default());
+        assert_eq!((c.lro_polls, c.page_size, c.kube_controllers), (3, 100, true));
+        let off = ConfigFile::parse(r#"{ "throttling": "off", "kube_controllers": false }"#)
+            .unwrap()
+            .apply(EmulatorConfig::default());
         assert!(off.throttling.is_none());
+        assert!(!off.kube_controllers);
     }
 
     #[test]
