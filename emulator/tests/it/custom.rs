@@ -371,16 +371,23 @@ fn a_crds_versions_serve_the_same_objects_whatever_the_storage_version() {
 // --- The same scenario against the real API server and the emulator.
 
 /// An object without what differs from server to server: uid, resourceVersion, times,
-/// namespace.
+/// namespace, and the order of managedFields entries (by time).
 fn comparable(mut v: Value) -> Value {
     if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         for server_set in ["uid", "resourceVersion", "creationTimestamp", "namespace"] {
             meta.remove(server_set);
         }
         if let Some(entries) = meta.get_mut("managedFields").and_then(Value::as_array_mut) {
-            for e in entries {
+            for e in entries.iter_mut() {
                 e.as_object_mut().unwrap().remove("time");
             }
+            // The API server orders entries by their times, which are seconds: two writes in
+            // one second on one server and across a second on the other come out in another
+            // order. What is compared is the entries, not their order.
+            let key = |e: &Value| {
+                ["manager", "operation", "subresource"].map(|k| e[k].as_str().unwrap_or_default().to_owned())
+            };
+            entries.sort_by_key(key);
         }
     }
     v
