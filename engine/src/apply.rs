@@ -166,7 +166,8 @@ pub async fn apply(
     };
     let instances = configure::instances_by_block(&prior_state);
     let configured =
-        configure::configure_late(stack, providers, &tables, cwd, &before, &instances, &mut diags).await;
+        configure::configure_late(stack, graph, providers, &tables, cwd, &before, &instances, &mut diags)
+            .await;
     if diags.has_errors() {
         return Err(ApplyError::Configure(diags));
     }

@@ -1,9 +1,9 @@
 //! Configuring providers, early and late.
 //!
 //! Most `provider` blocks need only variables and locals: those providers are configured
-//! *early*, before anything else. A block that refers to a resource or data source — the
-//! kubernetes provider given an AKS cluster's credentials — is configured *late*, from the
-//! values those resources have:
+//! *early*, before anything else. A block that refers to a resource or data source, directly
+//! or through locals — the kubernetes provider given an AKS cluster's credentials — is
+//! configured *late*, from the values those resources have:
 //!
 //! - before plan refreshes its resources, from what exists now (the refreshed or recorded
 //!   values of the resources it refers to), so that its objects can be read;
@@ -34,12 +34,40 @@ use crate::graph::{DepGraph, Node};
 use crate::registry::Providers;
 use crate::state::StateFile;
 
-/// The providers whose blocks refer to resources or data sources: configured late.
+/// What a provider block refers to, directly or through locals: the resource blocks and the
+/// locals (`locals { kube = yamldecode(azure_kubernetes_cluster.aks.kube_config_raw) }`).
+fn block_refs(
+    stack: &Stack,
+    block: &crate::config::ProviderBlock,
+) -> (BTreeSet<BlockAddress>, BTreeSet<String>) {
+    let mut resources = BTreeSet::new();
+    let mut locals = BTreeSet::new();
+    let mut pending: Vec<&RefTarget> = block.body.refs().map(|r| &r.target).collect();
+    while let Some(target) = pending.pop() {
+        match target {
+            RefTarget::Resource(addr) => {
+                resources.insert(addr.clone());
+            }
+            RefTarget::Local(name) => {
+                if locals.insert(name.clone())
+                    && let Some(local) = stack.locals.get(name)
+                {
+                    pending.extend(local.value.refs.iter().map(|r| &r.target));
+                }
+            }
+            _ => {}
+        }
+    }
+    (resources, locals)
+}
+
+/// The providers whose blocks refer to resources or data sources, directly or through locals:
+/// configured late.
 pub(crate) fn late_providers(stack: &Stack) -> BTreeSet<String> {
     stack
         .providers
         .iter()
-        .filter(|(_, p)| p.body.refs().any(|r| matches!(r.target, RefTarget::Resource(_))))
+        .filter(|(_, p)| !block_refs(stack, p).0.is_empty())
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -103,8 +131,10 @@ pub(crate) async fn configure_providers(
 /// Configures every late provider whose block is known from `values` (what the resources it
 /// refers to are now: refreshed, recorded, or the plan's prior values), on top of the variables
 /// and locals in `tables`. Returns the configuration each configured provider was given.
+#[allow(clippy::too_many_arguments)] // each is one thing the evaluation reads
 pub(crate) async fn configure_late(
     stack: &Stack,
+    graph: &DepGraph,
     providers: &Providers,
     tables: &Tables,
     cwd: &Path,
@@ -127,11 +157,8 @@ pub(crate) async fn configure_late(
             locals: tables.locals.clone(),
             resources: std::collections::HashMap::new(),
         };
-        for reference in block.body.refs() {
-            let RefTarget::Resource(addr) = &reference.target else { continue };
-            if scope_tables.resources.contains_key(addr) {
-                continue;
-            }
+        let (resources, locals) = block_refs(stack, block);
+        for addr in &resources {
             let value = match (stack.resources.get(addr), instances.get(addr)) {
                 (Some(resource), Some(addrs)) => {
                     let found: Option<Vec<(ResourceAddress, Value)>> =
@@ -142,6 +169,16 @@ pub(crate) async fn configure_late(
                 _ => Value::Unknown,
             };
             scope_tables.resources.insert(addr.clone(), value);
+        }
+        // The locals in between, in dependency order, from those values.
+        for node in graph.order() {
+            if let Node::Local(name) = node
+                && locals.contains(name)
+            {
+                let scope = Scope::new(&scope_tables, &stack.dir, cwd);
+                let value = eval::eval(&stack.locals[name].value, &scope).unwrap_or(Value::Unknown);
+                scope_tables.locals.insert(name.clone(), value);
+            }
         }
         let scope = Scope::new(&scope_tables, &stack.dir, cwd);
         let (config, d) = eval::eval_body(&block.body, &provider.schema().provider, &scope);

@@ -178,6 +178,9 @@ pub async fn configure(
     let recorded =
         |addr: &lanestack_model::ResourceAddress| state.resources.get(addr).map(|r| r.value.clone());
     let instances = crate::configure::instances_by_block(state);
-    crate::configure::configure_late(stack, providers, &tables, cwd, &recorded, &instances, &mut diags).await;
+    crate::configure::configure_late(
+        stack, graph, providers, &tables, cwd, &recorded, &instances, &mut diags,
+    )
+    .await;
     diags
 }

@@ -73,7 +73,8 @@ pub async fn plan(
         };
         let instances = configure::instances_by_block(state);
         let configured =
-            configure::configure_late(stack, providers, &tables, cwd, &now, &instances, &mut diags).await;
+            configure::configure_late(stack, graph, providers, &tables, cwd, &now, &instances, &mut diags)
+                .await;
         if diags.has_errors() {
             return Err(diags);
         }

@@ -31,13 +31,17 @@ variable "cluster" {
 
 /// The cluster's provider `fake` and the provider configured from it, `late`.
 fn harness() -> (Harness, Arc<FakeProvider>) {
+    harness_of(STACK)
+}
+
+fn harness_of(stack: &str) -> (Harness, Arc<FakeProvider>) {
     let mut late_schema = ProviderSchema {
         provider: Block::new().attr("endpoint", Attribute::required(AttrType::String)),
         ..ProviderSchema::default()
     };
     late_schema.resources.insert("late_thing".to_owned(), thing_schema());
     let late = Arc::new(FakeProvider::named("late", late_schema));
-    let mut h = Harness::new(STACK);
+    let mut h = Harness::new(stack);
     h.providers = Providers::new().with(h.fake.clone()).with(late.clone());
     (h, late)
 }
@@ -122,4 +126,22 @@ async fn a_refused_late_configuration_fails_at_the_provider_block_and_skips_its_
     let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.summary.as_str()).collect();
     assert_eq!(messages, ["provider \"late\" could not be configured: the endpoint refused the credentials"]);
     assert!(late.calls_of(CallKind::Create).is_empty());
+}
+
+/// The block may refer to the resource through locals (`locals { kube =
+/// yamldecode(cluster.kube_config_raw) }`, then `kube.host`): the same lifecycle.
+#[tokio::test(flavor = "current_thread")]
+async fn a_provider_configured_through_locals_is_late_too() {
+    let stack = STACK.replace("endpoint = fake_thing.cluster.id", "endpoint = local.endpoint")
+        + "\nlocals {\n  cluster  = fake_thing.cluster\n  endpoint = upper(local.cluster.id)\n}\n";
+    let (h, late) = harness_of(&stack);
+    let plan = h.plan().await;
+    assert!(late.configurations().is_empty());
+    h.apply_plan(&plan).await.unwrap();
+    assert_eq!(late.configurations(), [endpoint("FAKE_THING.CLUSTER#1")]);
+    late.forget_configuration();
+    late.clear_calls();
+    assert!(actions(&h.plan().await).is_empty());
+    assert_eq!(io_calls(&late), [CallKind::Configure, CallKind::Read]);
+    assert_eq!(late.configured(), Some(endpoint("FAKE_THING.CLUSTER#1")));
 }
