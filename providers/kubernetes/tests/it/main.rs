@@ -7,6 +7,7 @@
 mod cluster;
 mod manifests;
 mod objects;
+mod workloads;
 
 // lanestack-kube's real API server harness, shared rather than copied; parts of it serve only
 // lanestack-kube's own tests.
