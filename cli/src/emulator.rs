@@ -6,8 +6,10 @@
 //! endpoint, authority host and the emulator's service principal, injected as provider
 //! configuration ([`crate::injected`]). Nothing else tells the provider it is an emulator.
 //!
-//! Both serve HTTPS, as ARM does, with a CA generated at every start and written beside the
-//! data as `ca.pem`; the provider trusts it through `ca_certificate_file`. `serve --http` serves
+//! Both serve HTTPS, as ARM does, with a CA made once and kept with the data (`ca.pem`, and
+//! its key in `ca.key`); the provider trusts it through `ca_certificate_file`. Embedded, the
+//! emulator also listens on the port it had last time for the stack (`port`), so an emulated
+//! cluster's kubeconfig stays the same from run to run. `serve --http` serves
 //! plain HTTP for curl and debugging.
 
 use std::net::SocketAddr;
@@ -155,7 +157,7 @@ impl Target {
             return Ok(Target { _running: None, injection });
         }
         let data = data_dir(stack_dir);
-        let running = Emulator::start(config(Some(data.clone()), true))
+        let running = start_again(&data)
             .await
             .with_context(|| format!("could not start the emulator with its data in {}", data.display()))?;
         let ca = running.ca_certificate_file().map(|f| f.display().to_string()).unwrap_or_default();
@@ -168,6 +170,26 @@ impl Target {
             .insert("allowed_server_prefix".into(), format!("{}/k8s/", running.endpoint()));
         Ok(Target { _running: Some(running), injection })
     }
+}
+
+/// Starts the embedded emulator on the port it had last time for this stack (kept in
+/// `<data>/port`), so that what clients were handed — an emulated cluster's kubeconfig, with
+/// its server and CA — stays true from one run to the next (a plan saved in one is applied in
+/// another). A port now taken by something else means a new one.
+async fn start_again(data: &Path) -> std::io::Result<Emulator> {
+    let port_file = data.join("port");
+    let last = std::fs::read_to_string(&port_file).ok().and_then(|p| p.trim().parse::<u16>().ok());
+    let settings = || config(Some(data.to_path_buf()), true);
+    let running = match last {
+        Some(port) => match Emulator::start_on(SocketAddr::from(([127, 0, 0, 1], port)), settings()).await {
+            Ok(running) => running,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Emulator::start(settings()).await?,
+            Err(e) => return Err(e),
+        },
+        None => Emulator::start(settings()).await?,
+    };
+    std::fs::write(&port_file, running.addr().port().to_string())?;
+    Ok(running)
 }
 
 /// The azure provider's configuration under `--emulator`: the endpoint and the emulator's

@@ -108,14 +108,9 @@ impl Emulator {
 
     /// Starts the emulator on `addr` (port 0 picks a free one).
     pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
-        let tls = if config.https { Some(tls::Tls::generate()?) } else { None };
+        let tls = if config.https { Some(tls::Tls::start(config.data_dir.as_deref())?) } else { None };
         let ca_file = match (&tls, &config.data_dir) {
-            (Some(tls), Some(dir)) => {
-                std::fs::create_dir_all(dir)?;
-                let path = dir.join("ca.pem");
-                std::fs::write(&path, &tls.ca_pem)?;
-                Some(path)
-            }
+            (Some(_), Some(dir)) => Some(dir.join("ca.pem")),
             _ => None,
         };
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());

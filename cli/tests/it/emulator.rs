@@ -211,3 +211,29 @@ resource "kubernetes_namespace" "ml" {
     );
     stack.run(&["plan"]).code(1).stderr_has("cannot reach the Kubernetes API server https://127.0.0.1:9");
 }
+
+/// A plan saved in one `--emulator` run applies in the next, also when it involves an
+/// emulated cluster's objects: the embedded emulator comes back on the same port with the same
+/// CA (kept with its data, the key readable by its owner only), so the cluster's kubeconfig —
+/// a sensitive value the saved plan holds only sealed — is the one the plan was made with.
+#[test]
+fn a_saved_plan_with_kubernetes_objects_applies_in_the_next_emulator_run() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let stack = Stack::example("kubernetes-on-aks");
+    stack.run(&["apply", "--auto-approve", "--emulator"]).ok();
+    let port = stack.read(".lanestack/emulator/port");
+    let mode = std::fs::metadata(stack.path(".lanestack/emulator/ca.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let main = stack.read("main.hcl");
+    stack.write("main.hcl", &main.replace("\"lane-detection\" }", "\"lanes\" }"));
+    stack
+        .run(&["plan", "--emulator", "--out", "label.plan"])
+        .ok()
+        .stdout_has("kubernetes_namespace.trident will be updated in place");
+    stack
+        .run(&["apply", "label.plan", "--emulator"])
+        .ok()
+        .stdout_has("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.");
+    assert_eq!(stack.read(".lanestack/emulator/port"), port, "the emulator came back on its port");
+    stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+}
