@@ -20,12 +20,20 @@ fn text<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
 }
 
-/// The object at `key` of `v`, made an object if it is not one.
+/// The object at `key` of `v`, made an object if it is not one (and `v` too: a field of the
+/// wrong type gets the defaults of an empty one, and validation says what is missing, rather
+/// than a panic on input).
 fn object_at<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
-    if !v.get(key).is_some_and(Value::is_object) {
-        v[key] = json!({});
+    if !v.is_object() {
+        *v = json!({});
     }
-    v[key].as_object_mut().unwrap_or_else(|| unreachable!("just set to an object"))
+    let Value::Object(fields) = v else { unreachable!("just made an object") };
+    let entry = fields.entry(key.to_owned()).or_insert_with(|| json!({}));
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    let Value::Object(inner) = entry else { unreachable!("just made an object") };
+    inner
 }
 
 /// Sets `key` of the object `m` to `value` when it is absent or null.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 mod builtins;
 mod custom;
 mod kube;
+mod malformed;
 
 // The real API server of `lanestack-kube`'s tests (etcd + apiextensions-apiserver), which the
 // custom resource scenario holds the emulator to.
