@@ -1,7 +1,7 @@
 //! The built-in kinds a platform stack applies (ServiceAccounts, RBAC, Deployments, Services,
 //! ConfigMaps, StorageClasses, PersistentVolumeClaims and PersistentVolumes, Jobs) and the
 //! controllers of the cluster that a stack waits on: the real bundles of external-snapshotter
-//! and Trident (`emulator/tests/data/`) applied document by document with server-side apply,
+//! and Trident (the copies in `stacks/lane-detection/manifests/`, what the platform applies) applied document by document with server-side apply,
 //! rollouts, claims bound to provisioned volumes, snapshots taken and restored, Jobs run, and
 //! the real server's refusals.
 
@@ -12,11 +12,14 @@ use serde_json::{Value, json};
 use super::kube::{Answer, Kube, cluster};
 use super::{Client, rt};
 
-const SNAPSHOT_RBAC: &str =
-    include_str!("../data/external-snapshotter-afb2f0d/rbac-snapshot-controller.yaml");
-const SNAPSHOT_SETUP: &str =
-    include_str!("../data/external-snapshotter-afb2f0d/setup-snapshot-controller.yaml");
-const TRIDENT_BUNDLE: &str = include_str!("../data/trident-71dd716/bundle.yaml");
+const SNAPSHOT_RBAC: &str = include_str!(
+    "../../../stacks/lane-detection/manifests/external-snapshotter-afb2f0d/rbac-snapshot-controller.yaml"
+);
+const SNAPSHOT_SETUP: &str = include_str!(
+    "../../../stacks/lane-detection/manifests/external-snapshotter-afb2f0d/setup-snapshot-controller.yaml"
+);
+const TRIDENT_BUNDLE: &str =
+    include_str!("../../../stacks/lane-detection/manifests/trident-71dd716/bundle.yaml");
 const SNAPSHOT_CRDS: [&str; 3] = [
     include_str!(
         "../../../kube/tests/data/external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshotclasses.yaml"

@@ -540,9 +540,11 @@ fn custom_resources_give_the_real_servers_results() {
     });
 }
 
-const MPIJOBS: &str = include_str!("../data/mpi-operator-caa3c47/kubeflow.org_mpijobs.yaml");
-const TRIDENT_ORCHESTRATORS: &str =
-    include_str!("../data/trident-71dd716/trident.netapp.io_tridentorchestrators_crd_post1.16.yaml");
+const MPIJOBS: &str =
+    include_str!("../../../stacks/lane-detection/manifests/mpi-operator-caa3c47/kubeflow.org_mpijobs.yaml");
+const TRIDENT_ORCHESTRATORS: &str = include_str!(
+    "../../../stacks/lane-detection/manifests/trident-71dd716/trident.netapp.io_tridentorchestrators_crd_post1.16.yaml"
+);
 
 /// A CRD of the tests' own with most of what a structural schema says, served at two versions.
 fn widgets_crd() -> Value {
