@@ -109,6 +109,35 @@ impl Body {
         self.attrs.iter().find(|a| a.name == name)
     }
 
+    /// Where in the source the value at `path` is set: the attribute's value, or the nested
+    /// block, as deep as the source goes (a path into a map or list value ends at the value
+    /// that holds it). `None` when the body does not set it.
+    pub fn span_of(&self, path: &lanestack_model::AttrPath) -> Option<Span> {
+        use lanestack_model::PathStep;
+        let mut body = self;
+        let mut found = None;
+        let mut steps = path.steps().iter().peekable();
+        while let Some(step) = steps.next() {
+            let PathStep::Attr(name) = step else { break };
+            if let Some(attr) = body.attr(name) {
+                return Some(attr.value.span.clone());
+            }
+            let mut blocks = body.blocks.iter().filter(|b| &b.name == name);
+            let block = match steps.peek() {
+                Some(PathStep::Index(i)) => {
+                    let i = *i;
+                    steps.next();
+                    blocks.nth(i)
+                }
+                _ => blocks.next(),
+            };
+            let Some(block) = block else { break };
+            found = Some(block.span.clone());
+            body = &block.body;
+        }
+        found
+    }
+
     /// Every reference in every expression of this body, nested blocks included.
     pub fn refs(&self) -> impl Iterator<Item = &Reference> {
         let own = self.attrs.iter().flat_map(|a| a.value.refs.iter());

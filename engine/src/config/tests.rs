@@ -352,3 +352,20 @@ resource "lanestack_data" "c" {
     let block = d.iter().find(|d| d.code == "lanestack::unknown_block").unwrap();
     assert_eq!(block.hint.as_deref(), Some("did you mean `profile`?"));
 }
+
+#[test]
+fn the_span_of_a_path_is_its_value_or_its_block() {
+    let text = "resource \"x_thing\" \"a\" {\n  metadata {\n    name = \"Bad_Name\"\n  }\n  rule { n = 1 }\n  rule { n = 2 }\n  data = { k = \"v\" }\n}\n";
+    let l = load(text);
+    let source = &l.stack.sources.get(super::super::diag::FileId(0)).text;
+    let body = &l.stack.resources[&BlockAddress::managed("x_thing", "a")].body;
+    let at = |path: &str| body.span_of(&path.parse().unwrap()).map(|s| source[s.range].to_owned());
+    assert_eq!(at("metadata.name").as_deref(), Some("\"Bad_Name\""));
+    assert_eq!(at("data[\"k\"]").as_deref(), Some("{ k = \"v\" }"));
+    assert_eq!(at("rule[1].n").as_deref(), Some("2"));
+    assert!(
+        at("metadata.uid").unwrap().starts_with("metadata {"),
+        "the block, when the attribute is not set"
+    );
+    assert_eq!(at("nothing"), None);
+}

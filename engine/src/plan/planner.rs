@@ -422,7 +422,7 @@ impl Planner<'_> {
                         "lanestack::invalid_configuration",
                         format!("{}: {label}", instance.addr),
                     )
-                    .at(block.span.clone(), label),
+                    .at(block.body.span_of(&path).unwrap_or_else(|| block.span.clone()), label),
                 );
             }
             pending.push(Pending {
