@@ -138,6 +138,10 @@ impl Provider for Injected {
         })
     }
 
+    fn holds_data(&self, address: &ResourceAddress, state: &Value) -> bool {
+        self.inner.holds_data(address, state)
+    }
+
     fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
         self.inner.validate(address, config)
     }

@@ -150,6 +150,14 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Whether this instance holds data that its deletion or replacement destroys, beyond
+    /// what its schema says for the whole type ([`crate::ResourceSchema::data_bearing`]): a
+    /// generic type whose instances differ (a manifest that is a volume claim, or a CRD whose
+    /// deletion takes every object of its kind). `state` is the planned or recorded value.
+    fn holds_data(&self, _address: &ResourceAddress, _state: &Value) -> bool {
+        false
+    }
+
     /// Reports the facts for a planned change to one resource instance.
     ///
     /// May be called before `configure` when the provider's configuration refers to values

@@ -362,6 +362,11 @@ impl Planner<'_> {
         }
     }
 
+    /// What the instance's provider says of it beyond its schema ([`Provider::holds_data`]).
+    fn holds_data(&self, addr: &ResourceAddress, state: &Value) -> bool {
+        self.providers.get(addr.block.provider()).is_some_and(|p| p.holds_data(addr, &state.unmark()))
+    }
+
     fn start_resource(&mut self, n: usize, block: &ResourceBlock) -> Started<Io> {
         let data = block.addr.mode == Mode::Data;
         let Some(schema) = self.providers.resource_schema(&block.addr.type_name, data) else {
@@ -548,6 +553,8 @@ impl Planner<'_> {
                 if action.is_replace() { response.requires_replace.clone() } else { Vec::new() };
             self.planned.insert(p.instance.addr.clone());
             values.push((p.instance.addr.clone(), planned.clone()));
+            let holds_data =
+                data_bearing || self.holds_data(&p.instance.addr, p.prior.as_ref().unwrap_or(&planned));
             self.changes.push(PlannedChange {
                 change: ResourceChange {
                     address: p.instance.addr,
@@ -558,7 +565,7 @@ impl Planner<'_> {
                     replace_paths,
                 },
                 dependencies: dependencies.clone(),
-                data_bearing,
+                data_bearing: holds_data,
                 prevent_destroy: block.lifecycle.prevent_destroy,
             });
         }
@@ -623,7 +630,8 @@ impl Planner<'_> {
                 None => rs.value.clone(),
             };
             let data_bearing =
-                self.providers.resource_schema(addr.type_name(), false).is_some_and(|s| s.data_bearing);
+                self.providers.resource_schema(addr.type_name(), false).is_some_and(|s| s.data_bearing)
+                    || self.holds_data(addr, &before);
             self.changes.push(PlannedChange {
                 change: ResourceChange {
                     address: addr.clone(),

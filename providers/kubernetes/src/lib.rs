@@ -202,6 +202,10 @@ impl Provider for KubernetesProvider {
         })
     }
 
+    fn holds_data(&self, address: &ResourceAddress, state: &Value) -> bool {
+        matches!(type_of(address), Ok(Type::Manifest)) && manifest::holds_data(state)
+    }
+
     fn validate(&self, address: &ResourceAddress, config: &Value) -> Vec<(AttrPath, String)> {
         match type_of(address) {
             Ok(Type::Typed(kind)) => kind.validate(config),

@@ -164,6 +164,27 @@ pub fn plan(prior: Option<&Value>, config: &Value) -> PlanResponse {
     }
 }
 
+/// The kinds whose deletion destroys data: a claim or volume and what is stored on it, a
+/// snapshot, a namespace and everything in it, a CRD and every object of its kind.
+const DATA_KINDS: [&str; 6] = [
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "VolumeSnapshot",
+    "VolumeSnapshotContent",
+    "Namespace",
+    "CustomResourceDefinition",
+];
+
+/// Whether the manifest of `state` is an object whose deletion destroys data, so that plans
+/// flag its deletion or replacement as a reviewer must see it.
+pub fn holds_data(state: &Value) -> bool {
+    state
+        .get(&AttrPath::attr("manifest"))
+        .and_then(Value::as_str)
+        .and_then(|text| parse(text).ok())
+        .is_some_and(|(_, identity)| DATA_KINDS.contains(&identity.kind.as_str()))
+}
+
 /// Discovery answers, by (apiVersion, kind): the collection's plural and whether it is
 /// namespaced.
 #[derive(Debug, Default)]
@@ -487,6 +508,17 @@ mod tests {
                 .contains("one kubernetes_manifest per object")
         );
         assert_eq!(validate(&config("- 1")).len(), 1);
+    }
+
+    #[test]
+    fn claims_snapshots_namespaces_and_crds_hold_data() {
+        let with = |text: &str| Value::object([("manifest", Value::from(text))]);
+        assert!(holds_data(&with("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n")));
+        assert!(holds_data(&with(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: a.b.c}\n"
+        )));
+        assert!(!holds_data(&with("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")));
+        assert!(!holds_data(&Value::object([("manifest", Value::Unknown)])));
     }
 
     #[test]

@@ -149,6 +149,22 @@ async fn claims_snapshots_restores_and_jobs_are_waited_for() {
     // Nothing of what the controllers wrote is a change.
     assert!(actions(&cluster.plan().await).is_empty());
 
+    // Removing the restored claim deletes its volume's data: the plan says so, as the review
+    // comment's risk summary will.
+    let without_restore = STORAGE.split("resource \"kubernetes_manifest\" \"restored\"").next().unwrap();
+    cluster.write(&format!("{}{without_restore}", crds()));
+    let plan = cluster.plan().await;
+    let deletes: Vec<(String, bool)> =
+        plan.effective().map(|c| (c.change.address.to_string(), c.data_bearing)).collect();
+    assert_eq!(
+        deletes,
+        [
+            ("kubernetes_manifest.data_job".to_owned(), false),
+            ("kubernetes_manifest.restored".to_owned(), true)
+        ]
+    );
+    cluster.write(&format!("{}{STORAGE}{}", crds(), job("data_job", "")));
+
     // A job that fails ends its apply with the Job's reason, not a timeout.
     let failing =
         job("bad_job", &format!("\"{}\" = \"true\"", lanestack_emulator::KUBERNETES_JOB_FAIL_ANNOTATION));
