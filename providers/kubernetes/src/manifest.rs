@@ -132,6 +132,13 @@ pub fn parse(text: &str) -> Result<(Json, Identity), String> {
 pub fn validate(config: &Value) -> Vec<(AttrPath, String)> {
     match config.get(&AttrPath::attr("manifest")).and_then(Value::as_str) {
         Some(text) => match parse(text) {
+            // A manifest is shown in plans; a Secret's data must never be.
+            Ok((_, identity)) if identity.group().is_empty() && identity.kind == "Secret" => vec![(
+                AttrPath::attr("manifest"),
+                "a Secret's data would be shown in plans as part of its manifest: declare it with \
+                 kubernetes_secret, whose data is never shown"
+                    .to_owned(),
+            )],
             Ok(_) => Vec::new(),
             Err(e) => vec![(AttrPath::attr("manifest"), e)],
         },
@@ -508,6 +515,9 @@ mod tests {
                 .contains("one kubernetes_manifest per object")
         );
         assert_eq!(validate(&config("- 1")).len(), 1);
+        let secret =
+            validate(&config("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: s3cr3t}\n"));
+        assert!(secret[0].1.contains("declare it with kubernetes_secret") && !secret[0].1.contains("s3cr3t"));
     }
 
     #[test]
