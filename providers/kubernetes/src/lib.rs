@@ -350,16 +350,21 @@ async fn dry_run(
         let options = ApplyOptions { field_manager: owned::FIELD_MANAGER, force: true, dry_run: true };
         client.apply(path, object, &options).await
     };
+    // The server's answer, without the request line (a dry run's query is noise here).
+    let refused = |api: &lanestack_kube::ApiError| {
+        let mut text = format!(
+            "the API server refuses the object (dry run): {} {}: {}",
+            api.code, api.reason, api.message
+        );
+        for cause in api.causes.iter().filter(|c| !api.message.contains(&c.message)) {
+            text.push_str(&format!("; {}: {}", cause.field, cause.message));
+        }
+        Err(ProviderError::new(ErrorKind::Invalid, text))
+    };
     match answer {
         Ok(_) | Err(KubeError::NotFound(_) | KubeError::AlreadyExists(_)) => Ok(()),
-        Err(e @ (KubeError::Invalid(_) | KubeError::Forbidden(_))) => Err(ProviderError::new(
-            ErrorKind::Invalid,
-            format!("the API server refuses the object (dry run): {e}"),
-        )),
-        Err(KubeError::Api(api)) if api.code == 400 => Err(ProviderError::new(
-            ErrorKind::Invalid,
-            format!("the API server refuses the object (dry run): {api}"),
-        )),
+        Err(KubeError::Invalid(api) | KubeError::Forbidden(api)) => refused(&api),
+        Err(KubeError::Api(api)) if api.code == 400 => refused(&api),
         Err(e) => Err(from_kube(&e)),
     }
 }

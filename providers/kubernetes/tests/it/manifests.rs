@@ -146,11 +146,11 @@ async fn crd_then_object(cluster: &Cluster) {
             .replace("driver         = \"csi.trident.netapp.io\"\n", ""),
     );
     let diags = cluster.try_plan(lanestack_engine::plan::PlanMode::Normal).await.unwrap_err();
-    let text = format!("{diags:?}");
-    assert!(
-        text.contains("the API server refuses the object (dry run)")
-            && text.contains("driver: Required value"),
-        "{text}"
+    let summaries: Vec<&str> = diags.0.iter().map(|d| d.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        ["kubernetes_manifest.class: the API server refuses the object (dry run): 422 Invalid: \
+          VolumeSnapshotClass.snapshot.storage.k8s.io \"anf-snapclass\" is invalid: driver: Required value"]
     );
     assert_eq!(kubectl.get(&class_path("anf-snapclass")).await.unwrap()["driver"], "csi.trident.netapp.io");
     cluster.write(&STACK.replace("netapp-csi-snapclass", "anf-snapclass"));
