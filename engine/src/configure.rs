@@ -6,7 +6,9 @@
 //! configured *late*, from the values those resources have:
 //!
 //! - before plan refreshes its resources, from what exists now (the refreshed or recorded
-//!   values of the resources it refers to), so that its objects can be read;
+//!   values of the resources it refers to), so that its objects can be read; or, when that is
+//!   not known then (a data source, which has no recorded value), at its node of the plan's
+//!   walk, its objects read back there before they are planned;
 //! - before apply deletes anything, the same way (from the plan's prior values);
 //! - during apply's walk, again, once the resources it refers to are applied, when that gives
 //!   another configuration (a cluster created or changed by this apply).

@@ -1,6 +1,6 @@
 //! The planner: refresh, walk, ask providers, decide.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +66,7 @@ pub async fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
+    let mut late_pending = BTreeSet::new();
     if !late.is_empty() {
         let now = |addr: &ResourceAddress| match refreshed.get(addr) {
             Some(live) => live.clone(),
@@ -78,22 +79,9 @@ pub async fn plan(
         if diags.has_errors() {
             return Err(diags);
         }
-        for name in late.iter().filter(|n| !configured.contains_key(*n)) {
-            let recorded = state.resources.keys().filter(|a| a.block.provider() == name).count();
-            if recorded > 0 && opts.refresh {
-                let mut d = Diagnostic::warning(
-                    "lanestack::not_refreshed",
-                    format!(
-                        "provider {name:?} is configured from values known only after apply: its {recorded} recorded \
-                         object(s) were not read, and plan from the state recorded"
-                    ),
-                );
-                if let Some(block) = stack.providers.get(name) {
-                    d = d.at(block.span.clone(), "configured from resources here");
-                }
-                diags.push(d);
-            }
-        }
+        // The others are configured at their node of the walk, once what they refer to is
+        // planned (a data source read there), or stay unconfigured while it is unknown.
+        late_pending = late.iter().filter(|n| !configured.contains_key(*n)).cloned().collect();
         if opts.refresh {
             let ready = |a: &ResourceAddress| configured.contains_key(a.block.provider());
             let more = refresh(state, ready, providers, opts.parallelism, &mut diags).await;
@@ -112,7 +100,8 @@ pub async fn plan(
         nodes: &nodes,
         providers,
         state,
-        refreshed: &refreshed,
+        refreshed,
+        late_pending,
         opts,
         cwd,
         tables,
@@ -160,6 +149,7 @@ pub async fn plan(
     outputs.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut drift = Vec::new();
+    let refreshed = std::mem::take(&mut planner.refreshed);
     for (addr, live) in &refreshed {
         let Some(recorded) = state.resources.get(addr) else { continue };
         // A live value that differs only in the server's form (normalisation), or in what the
@@ -225,15 +215,7 @@ async fn refresh(
         let semaphore = semaphore.clone();
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
-            let unmarked = recorded.unmark();
-            let live = provider.read(ReadRequest { address: &addr, state: &unmarked }).await;
-            // Only what changed is kept: most refreshes find what state recorded, and a copy of
-            // every resource would double the memory of a large plan.
-            let live = live.map(|v| match v {
-                Some(v) if v == unmarked => None,
-                Some(v) => Some(Some(v.with_sensitive_paths(&recorded.sensitive_paths()))),
-                None => Some(None),
-            });
+            let live = read_back(&*provider, &addr, &recorded).await;
             (addr, live)
         });
     }
@@ -256,6 +238,18 @@ async fn refresh(
     out
 }
 
+/// Reads one recorded object. Only what changed is kept: most refreshes find what state
+/// recorded, and a copy of every resource would double the memory of a large plan.
+async fn read_back(provider: &dyn Provider, addr: &ResourceAddress, recorded: &Value) -> Read {
+    let unmarked = recorded.unmark();
+    let live = provider.read(ReadRequest { address: addr, state: &unmarked }).await?;
+    Ok(match live {
+        Some(v) if v == unmarked => None,
+        Some(v) => Some(Some(v.with_sensitive_paths(&recorded.sensitive_paths()))),
+        None => Some(None),
+    })
+}
+
 /// One instance waiting for its provider's answer.
 struct Pending {
     instance: Instance,
@@ -268,7 +262,13 @@ struct Pending {
 enum Io {
     Plan(Vec<Result<Decided, ProviderError>>),
     Data(Vec<Result<Value, ProviderError>>),
+    /// A late provider configured at its node, and what its recorded objects read back.
+    Configured(Result<Vec<(ResourceAddress, Read)>, ProviderError>),
 }
+
+/// What reading one recorded object found: `None` when it is as recorded, `Some(None)` when
+/// it is gone.
+type Read = Result<Option<Option<Value>>, ProviderError>;
 
 /// What the provider is asked for one instance, with the facts the decision needs.
 struct Request {
@@ -335,7 +335,10 @@ struct Planner<'a> {
     nodes: &'a [Node],
     providers: &'a Providers,
     state: &'a StateFile,
-    refreshed: &'a HashMap<ResourceAddress, Option<Value>>,
+    refreshed: HashMap<ResourceAddress, Option<Value>>,
+    /// Late providers not configured before the walk: configured at their node when their
+    /// configuration is known there.
+    late_pending: BTreeSet<String>,
     opts: &'a PlanOptions,
     cwd: &'a Path,
     tables: Tables,
@@ -360,6 +363,93 @@ impl Planner<'_> {
             Some(live) => live.clone(),
             None => self.state.resources.get(addr).map(|r| r.value.clone()),
         }
+    }
+
+    /// A late provider not configured before the walk ([`crate::configure`]): now that what
+    /// it refers to is planned (a data source read), configured when its configuration is
+    /// known, and its recorded objects read back before they are planned; while unknown, left
+    /// unconfigured, with a warning when it has objects that cannot be read.
+    fn start_late_provider(&mut self, name: &str) -> Started<Io> {
+        let (Some(block), Some(provider)) =
+            (self.stack.providers.get(name), self.providers.get(name).cloned())
+        else {
+            return Started::Done(false);
+        };
+        let (config, d) = eval::eval_body(&block.body, &provider.schema().provider, &self.scope());
+        let failed = d.has_errors();
+        self.diags.extend(d);
+        if failed {
+            return Started::Done(false);
+        }
+        let recorded: Vec<(ResourceAddress, Value)> = if self.opts.refresh {
+            self.state
+                .resources
+                .iter()
+                .filter(|(a, _)| a.block.provider() == name)
+                .map(|(a, r)| (a.clone(), r.value.clone()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if config.contains_unknown() {
+            if !recorded.is_empty() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "lanestack::not_refreshed",
+                        format!(
+                            "provider {name:?} is configured from values known only after apply: its {} recorded \
+                             object(s) were not read, and plan from the state recorded",
+                            recorded.len()
+                        ),
+                    )
+                    .at(block.span.clone(), "configured from resources here"),
+                );
+            }
+            return Started::Done(true);
+        }
+        let config = config.unmark();
+        Started::Io(Box::pin(async move {
+            if let Err(e) = provider.configure(&config).await {
+                return Io::Configured(Err(e));
+            }
+            let mut read = Vec::with_capacity(recorded.len());
+            for (addr, value) in recorded {
+                let live = read_back(&*provider, &addr, &value).await;
+                read.push((addr, live));
+            }
+            Io::Configured(Ok(read))
+        }))
+    }
+
+    fn finish_late_provider(
+        &mut self,
+        name: &str,
+        result: Result<Vec<(ResourceAddress, Read)>, ProviderError>,
+    ) -> bool {
+        let read = match result {
+            Ok(read) => read,
+            Err(e) => {
+                self.diags.push(configure::refused(self.stack, name, &e));
+                return false;
+            }
+        };
+        let mut ok = true;
+        for (addr, live) in read {
+            match live {
+                Ok(Some(live)) => {
+                    self.refreshed.insert(addr, live);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
+                            .hint("retry, or plan with --refresh=false to use the recorded state"),
+                    );
+                }
+            }
+        }
+        ok
     }
 
     /// What the instance's provider says of it beyond its schema ([`Provider::holds_data`]).
@@ -664,6 +754,7 @@ impl Visitor for Planner<'_> {
     fn start(&mut self, n: usize) -> Started<Io> {
         let stack = self.stack;
         match &self.nodes[n] {
+            Node::Provider(name) if self.late_pending.contains(name) => self.start_late_provider(name),
             Node::Variable(_) | Node::Provider(_) => Started::Done(true),
             Node::Local(name) => {
                 let local = &stack.locals[name];
@@ -709,13 +800,21 @@ impl Visitor for Planner<'_> {
     }
 
     fn finish(&mut self, n: usize, out: Option<Io>) -> bool {
-        let Node::Resource(addr) = &self.nodes[n] else { return false };
+        let nodes = self.nodes;
+        let addr = match (&nodes[n], out) {
+            (Node::Provider(name), Some(Io::Configured(result))) => {
+                return self.finish_late_provider(name, result);
+            }
+            (Node::Resource(addr), out) => (addr, out),
+            _ => return false,
+        };
+        let (addr, out) = addr;
         let block = &self.stack.resources[addr];
         let pending = self.pending.remove(&n).unwrap_or_default();
         match out {
             Some(Io::Plan(results)) => self.finish_plan(block, pending, results),
             Some(Io::Data(results)) => self.finish_data(block, pending, results),
-            None => {
+            Some(Io::Configured(_)) | None => {
                 self.diags.push(
                     Diagnostic::error("lanestack::provider", format!("{addr}: the provider task failed"))
                         .at(block.span.clone(), "while planning this resource"),

@@ -169,6 +169,16 @@ impl FakeProvider {
         FakeProvider::new(schema)
     }
 
+    /// The schema of a data source `fake_lookup`-like type: `value` echoes `input`.
+    pub fn lookup_schema() -> ResourceSchema {
+        ResourceSchema::new(
+            "Echoes its input.",
+            Block::new()
+                .attr("input", Attribute::optional(AttrType::Any))
+                .attr("value", Attribute::computed(AttrType::Any)),
+        )
+    }
+
     /// A fake with the one resource type `fake_thing` ([`thing_schema`]).
     pub fn with_thing() -> FakeProvider {
         let mut schema = ProviderSchema::default();
@@ -619,7 +629,12 @@ impl Provider for FakeProvider {
     fn read_data<'a>(&'a self, request: DataRequest<'a>) -> BoxFuture<'a, Result<Value, ProviderError>> {
         Box::pin(async move {
             self.record(CallKind::ReadData, request.address);
-            Err(invalid(request.address, "the fake provider has no data sources"))
+            // A data source the schema declares echoes its `input` as `value`.
+            if !self.schema.data_sources.contains_key(request.address.type_name()) {
+                return Err(invalid(request.address, "the fake provider has no such data source"));
+            }
+            let input = request.config.get(&AttrPath::attr("input")).cloned().unwrap_or(Value::Null);
+            Ok(Value::object([("input", input.clone()), ("value", input)]))
         })
     }
 }

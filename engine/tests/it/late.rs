@@ -35,13 +35,16 @@ fn harness() -> (Harness, Arc<FakeProvider>) {
 }
 
 fn harness_of(stack: &str) -> (Harness, Arc<FakeProvider>) {
+    let mut cluster_schema = ProviderSchema::default();
+    cluster_schema.resources.insert("fake_thing".to_owned(), thing_schema());
+    cluster_schema.data_sources.insert("fake_lookup".to_owned(), FakeProvider::lookup_schema());
     let mut late_schema = ProviderSchema {
         provider: Block::new().attr("endpoint", Attribute::required(AttrType::String)),
         ..ProviderSchema::default()
     };
     late_schema.resources.insert("late_thing".to_owned(), thing_schema());
     let late = Arc::new(FakeProvider::named("late", late_schema));
-    let mut h = Harness::new(stack);
+    let mut h = Harness::with_fake(FakeProvider::new(cluster_schema), stack);
     h.providers = Providers::new().with(h.fake.clone()).with(late.clone());
     (h, late)
 }
@@ -144,4 +147,30 @@ async fn a_provider_configured_through_locals_is_late_too() {
     assert!(actions(&h.plan().await).is_empty());
     assert_eq!(io_calls(&late), [CallKind::Configure, CallKind::Read]);
     assert_eq!(late.configured(), Some(endpoint("FAKE_THING.CLUSTER#1")));
+}
+
+/// The block may refer to a data source (`data.azurerm_kubernetes_cluster.x.kube_config`):
+/// it has no recorded value, so the provider is configured at its node of the plan's walk,
+/// once the data source is read, and its objects are read back there before they are planned.
+#[tokio::test(flavor = "current_thread")]
+async fn a_provider_configured_from_a_data_source_is_configured_in_the_plans_walk() {
+    let stack = STACK
+        .replace("endpoint = fake_thing.cluster.id", "endpoint = data.fake_lookup.endpoint.value")
+        + "\ndata \"fake_lookup\" \"endpoint\" {\n  input = fake_thing.cluster.id\n}\n";
+    let (h, late) = harness_of(&stack);
+    h.apply_plan(&h.plan().await).await.unwrap();
+    assert_eq!(late.configurations(), [endpoint("fake_thing.cluster#1")]);
+    // Data sources are not recorded: before the walk there is nothing to configure from.
+    assert!(h.state().resources.keys().all(|a| a.block.mode == lanestack_model::Mode::Managed));
+
+    late.forget_configuration();
+    late.clear_calls();
+    let plan = h.plan_with(lanestack_engine::plan::PlanOptions::default()).await.unwrap();
+    assert!(actions(&plan).is_empty(), "{:?}", actions(&plan));
+    assert_eq!(io_calls(&late), [CallKind::Configure, CallKind::Read]);
+    // Drift found there is drift like any other.
+    late.cloud_set("late_thing.obj", "size", Value::from(5));
+    let plan = h.plan().await;
+    assert_eq!(actions(&plan), [("late_thing.obj".to_owned(), Action::Update)]);
+    assert_eq!(plan.drift.len(), 1);
 }
