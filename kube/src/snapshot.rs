@@ -73,6 +73,14 @@ impl UtcTime {
         UtcTime::from_unix_seconds(at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ`: RFC 3339, as Kubernetes writes its times.
+    pub fn rfc3339(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+
     /// `YYYYMMDD-HHMMSS`.
     pub fn compact(&self) -> String {
         format!(
@@ -289,6 +297,10 @@ mod tests {
         assert_eq!(t(1_234_567_890), "20090213-233130");
         assert_eq!(t(4_107_542_400), "21000301-000000"); // 2100 is not: Feb 28 then Mar 1
         assert_eq!(t(4_107_542_399), "21000228-235959");
+        let rfc = |secs| UtcTime::from_unix_seconds(secs).rfc3339();
+        assert_eq!(rfc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc(1_735_689_599), "2024-12-31T23:59:59Z");
     }
 
     #[test]
