@@ -21,20 +21,28 @@ const PER_VNET: usize = 250;
 /// The realistic latency profile's scale (reads 4 ms, writes 12 ms, operations 0.5 s).
 const LATENCY_FACTOR: f64 = 0.1;
 
-/// The stack: one resource group, `ceil(n / 250)` vnets, `n` subnets.
-fn stack(n: usize, endpoint: &str) -> String {
-    let vnets = n.div_ceil(PER_VNET).max(1);
+/// The azure provider block that reaches the emulator at `endpoint`, in `subscription`.
+pub fn provider_block(subscription: &str, endpoint: &str) -> String {
     format!(
         r#"
 provider "azure" {{
-  subscription_id = "00000000-0000-0000-0000-0000000000b0"
+  subscription_id = "{subscription}"
   tenant_id       = "bench"
   client_id       = "lanestack-bench"
   client_secret   = "bench"
   endpoint        = "{endpoint}"
   authority_host  = "{endpoint}"
 }}
+"#
+    )
+}
 
+/// The stack: one resource group, `ceil(n / 250)` vnets, `n` subnets.
+fn stack(n: usize, endpoint: &str) -> String {
+    let vnets = n.div_ceil(PER_VNET).max(1);
+    let provider = provider_block("00000000-0000-0000-0000-0000000000b0", endpoint);
+    format!(
+        r#"{provider}
 resource "azure_resource_group" "rg" {{
   name     = "rg-bench"
   location = "westeurope"

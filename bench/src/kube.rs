@@ -15,17 +15,9 @@ use lanestack_emulator::{Emulator, EmulatorConfig, LogEntry};
 use crate::measure::{self, Measurement};
 
 fn stack(n: usize, endpoint: &str) -> String {
+    let provider = crate::azure::provider_block("00000000-0000-0000-0000-0000000000b1", endpoint);
     format!(
-        r#"
-provider "azure" {{
-  subscription_id = "00000000-0000-0000-0000-0000000000b1"
-  tenant_id       = "bench"
-  client_id       = "lanestack-bench"
-  client_secret   = "bench"
-  endpoint        = "{endpoint}"
-  authority_host  = "{endpoint}"
-}}
-
+        r#"{provider}
 resource "azure_resource_group" "rg" {{
   name     = "rg-bench-k8s"
   location = "westeurope"
