@@ -407,6 +407,19 @@ fn refusal(r: Result<Value, Error>) -> Value {
 
 /// The scenario: the snapshot CRDs are installed, `namespace` exists. Returns what each step
 /// observed.
+/// Fails naming every step at which the emulator answered otherwise than the real server.
+#[track_caller]
+fn assert_same_answers(real: &[(&'static str, Value)], emulator: &[(&'static str, Value)]) {
+    assert_eq!(real.len(), emulator.len(), "the scenarios took different steps");
+    let differences: Vec<String> = real
+        .iter()
+        .zip(emulator)
+        .filter(|((_, want), (_, have))| have != want)
+        .map(|((step, want), (_, have))| format!("step {step:?}:\n  emulator: {have}\n  real:     {want}"))
+        .collect();
+    assert!(differences.is_empty(), "the emulator differs from the real server:\n{}", differences.join("\n"));
+}
+
 async fn observe(client: &KubeClient, namespace: &str) -> Vec<(&'static str, Value)> {
     let mut seen = Vec::new();
     // Discovery of the CRDs' resources. (`/apis` is not compared: without the aggregator of a
@@ -510,19 +523,7 @@ fn custom_resources_give_the_real_servers_results() {
         let (_emulator, client) = emulated().await;
         install_snapshot_crds(&client, "default").await;
         let got = observe(&client, "default").await;
-        let differences: Vec<String> = expected
-            .iter()
-            .zip(&got)
-            .filter(|((_, want), (_, have))| have != want)
-            .map(|((step, want), (_, have))| {
-                format!("step {step:?}:\n  emulator: {have}\n  real:     {want}")
-            })
-            .collect();
-        assert!(
-            differences.is_empty(),
-            "the emulator differs from the real server:\n{}",
-            differences.join("\n")
-        );
+        assert_same_answers(&expected, &got);
         // What the real server answered, pinned.
         let step = |name: &str| &expected.iter().find(|(s, _)| *s == name).unwrap().1;
         assert_eq!(
@@ -709,19 +710,7 @@ fn schemas_defaults_and_pruning_give_the_real_servers_results() {
 
         let (_emulator, client) = emulated().await;
         let got = observe_schemas(&client, "default").await;
-        let differences: Vec<String> = expected
-            .iter()
-            .zip(&got)
-            .filter(|((_, want), (_, have))| have != want)
-            .map(|((step, want), (_, have))| {
-                format!("step {step:?}:\n  emulator: {have}\n  real:     {want}")
-            })
-            .collect();
-        assert!(
-            differences.is_empty(),
-            "the emulator differs from the real server:\n{}",
-            differences.join("\n")
-        );
+        assert_same_answers(&expected, &got);
         let step = |name: &str| &expected.iter().find(|(s, _)| *s == name).unwrap().1;
         assert_eq!(step("defaulted and pruned")["spec"]["mode"], "slow");
         assert_eq!(step("other version")["apiVersion"], "example.com/v1beta1");
