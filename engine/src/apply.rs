@@ -656,7 +656,7 @@ impl Applier<'_, '_> {
 
     /// A provider configured from resources, now that they are applied: configured again when
     /// that gives another configuration than the one it has.
-    fn start_late_provider(&mut self, _n: usize, name: &str) -> Started<NodeIo> {
+    fn start_late_provider(&mut self, name: &str) -> Started<NodeIo> {
         let (Some(block), Some(provider)) =
             (self.stack.providers.get(name), self.providers.get(name).cloned())
         else {
@@ -1029,7 +1029,7 @@ impl Visitor for Applier<'_, '_> {
     fn start(&mut self, n: usize) -> Started<NodeIo> {
         let stack = self.stack;
         match &self.nodes[n] {
-            Node::Provider(name) if self.late.contains(name) => self.start_late_provider(n, name),
+            Node::Provider(name) if self.late.contains(name) => self.start_late_provider(name),
             Node::Variable(_) | Node::Provider(_) => Started::Done(true),
             Node::Local(name) => match eval::eval(&stack.locals[name].value, &self.scope()) {
                 Ok(v) => {

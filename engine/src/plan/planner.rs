@@ -226,16 +226,19 @@ async fn refresh(
                 out.insert(addr, live);
             }
             Ok((_, Ok(None))) => {}
-            Ok((addr, Err(e))) => diags.push(
-                Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
-                    .hint("retry, or plan with --refresh=false to use the recorded state"),
-            ),
+            Ok((addr, Err(e))) => diags.push(read_failed(&addr, &e)),
             Err(e) => {
                 diags.push(Diagnostic::error("lanestack::refresh", format!("a refresh task failed: {e}")))
             }
         }
     }
     out
+}
+
+/// The error for a recorded object that could not be read back.
+fn read_failed(addr: &ResourceAddress, e: &ProviderError) -> Diagnostic {
+    Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
+        .hint("retry, or plan with --refresh=false to use the recorded state")
 }
 
 /// Reads one recorded object. Only what changed is kept: most refreshes find what state
@@ -442,10 +445,7 @@ impl Planner<'_> {
                 Ok(None) => {}
                 Err(e) => {
                     ok = false;
-                    self.diags.push(
-                        Diagnostic::error("lanestack::refresh", format!("could not read {addr}: {e}"))
-                            .hint("retry, or plan with --refresh=false to use the recorded state"),
-                    );
+                    self.diags.push(read_failed(&addr, &e));
                 }
             }
         }
