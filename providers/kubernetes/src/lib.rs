@@ -400,6 +400,30 @@ async fn delete(client: &Client, kind: Kind, prior: &Value) -> Result<(), Provid
     wait_gone(client, &path, &kind.describe(prior), NAMESPACE_DELETE_TIMEOUT).await
 }
 
+/// The pacing of every wait for the cluster to catch up: 50 ms, doubling up to every 2 s,
+/// and how long it has been since the wait began.
+pub(crate) struct Backoff {
+    started: Instant,
+    pause: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff { started: Instant::now(), pause: Duration::from_millis(50) }
+    }
+
+    /// Whether the wait has lasted `limit` already.
+    pub(crate) fn past(&self, limit: Duration) -> bool {
+        self.started.elapsed() >= limit
+    }
+
+    /// Sleeps the next pause.
+    pub(crate) async fn pause(&mut self) {
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(Duration::from_secs(2));
+    }
+}
+
 /// Polls `path` (backing off to every 2 s) until it is gone: an object with finalizers
 /// (a namespace and its content, a CRD and its objects) stays a while after its delete.
 pub(crate) async fn wait_gone(
@@ -408,13 +432,12 @@ pub(crate) async fn wait_gone(
     what: &str,
     timeout: Duration,
 ) -> Result<(), ProviderError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         match client.get(path).await {
             Err(KubeError::NotFound(_)) => return Ok(()),
             Err(e) => return Err(from_kube(&e)),
-            Ok(_) if started.elapsed() > timeout => {
+            Ok(_) if backoff.past(timeout) => {
                 return Err(ProviderError::new(
                     ErrorKind::Failed,
                     format!(
@@ -425,8 +448,7 @@ pub(crate) async fn wait_gone(
             }
             Ok(_) => {}
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        backoff.pause().await;
     }
 }
 

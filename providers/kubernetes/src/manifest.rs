@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lanestack_kube::{ApplyOptions, Client, Error as KubeError};
 use lanestack_model::{
@@ -253,13 +253,12 @@ impl Discovery {
     /// The object's path, waiting (bounded) for its kind to be served: the CRD that defines it
     /// may have been created moments ago.
     async fn path_waiting(&self, client: &Client, identity: &Identity) -> Result<String, ProviderError> {
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(50);
+        let mut backoff = crate::Backoff::new();
         loop {
             if let Some(path) = self.path(client, identity).await? {
                 return Ok(path);
             }
-            if started.elapsed() > WAIT {
+            if backoff.past(WAIT) {
                 return Err(ProviderError::new(
                     ErrorKind::NotFound,
                     format!(
@@ -269,8 +268,7 @@ impl Discovery {
                     ),
                 ));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
+            backoff.pause().await;
         }
     }
 }
@@ -365,8 +363,7 @@ pub async fn delete(client: &Client, discovery: &Discovery, prior: &Value) -> Re
 }
 
 async fn wait_established(client: &Client, path: &str, identity: &Identity) -> Result<Json, ProviderError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(50);
+    let mut backoff = crate::Backoff::new();
     loop {
         let crd = client.get(path).await.map_err(|e| crate::from_kube(&e))?;
         let established = crd["status"]["conditions"]
@@ -375,7 +372,7 @@ async fn wait_established(client: &Client, path: &str, identity: &Identity) -> R
         if established {
             return Ok(crd);
         }
-        if started.elapsed() > WAIT {
+        if backoff.past(WAIT) {
             return Err(ProviderError::new(
                 ErrorKind::Failed,
                 format!(
@@ -385,8 +382,7 @@ async fn wait_established(client: &Client, path: &str, identity: &Identity) -> R
                 ),
             ));
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        backoff.pause().await;
     }
 }
 

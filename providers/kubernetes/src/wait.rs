@@ -15,7 +15,7 @@
 //! Fields are dotted paths into the object (`status.readyToUse`); a value matches when its
 //! text is the expected text (`true`, `Bound`, `1`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lanestack_kube::Client;
 use lanestack_model::{AttrType, Attribute, Block, ErrorKind, ProviderError, Value};
@@ -142,8 +142,7 @@ fn text(v: &Json) -> String {
 
 /// Reads the object at `path` (backing off to every 2 s) until `wait` holds; returns it then.
 pub async fn until(client: &Client, path: &str, what: &str, wait: &Wait) -> Result<Json, ProviderError> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(50);
+    let mut backoff = crate::Backoff::new();
     loop {
         let object = client.get(path).await.map_err(|e| crate::from_kube(&e))?;
         match wait.check(&object) {
@@ -151,7 +150,7 @@ pub async fn until(client: &Client, path: &str, what: &str, wait: &Wait) -> Resu
             Check::Failed(why) => {
                 return Err(ProviderError::new(ErrorKind::Failed, format!("{what} failed: {why}")));
             }
-            Check::Waiting(missing) if started.elapsed() >= wait.timeout => {
+            Check::Waiting(missing) if backoff.past(wait.timeout) => {
                 return Err(ProviderError::new(
                     ErrorKind::Failed,
                     format!("{what} is not done after {} s: waiting for {missing}", wait.timeout.as_secs()),
@@ -159,8 +158,7 @@ pub async fn until(client: &Client, path: &str, what: &str, wait: &Wait) -> Resu
             }
             Check::Waiting(_) => {}
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(2));
+        backoff.pause().await;
     }
 }
 
