@@ -1,0 +1,843 @@
+//! A client of the OCI distribution API: blobs, uploads, cross-repository mounts and
+//! manifests, with the registries' authentication.
+//!
+//! Authentication follows what a registry asks for in its `401`'s `WWW-Authenticate`: HTTP
+//! Basic, or Docker's token protocol (`Bearer realm=…,service=…,scope=…`: a token for exactly
+//! the scopes needed, fetched from the realm with the registry's credentials — HTTP Basic, or
+//! the `refresh_token` grant for an Azure Container Registry identity token, whose user name
+//! is all zeros — or anonymously). Tokens are kept per registry and scope.
+//!
+//! Registries on loopback (`localhost`, `127.0.0.0/8`, `[::1]`) are spoken to in plain HTTP,
+//! as Docker does; every other one over HTTPS. [`Settings::connect_to`] sends every registry's
+//! connections to one address while keeping the registry's name for TLS and `Host` (curl's
+//! `--connect-to`): a local cloud serving registries under their real names.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lanestack_model::{ErrorKind, ProviderError};
+use reqwest::{Method, StatusCode};
+use tokio::sync::Mutex;
+
+use crate::layer::sha256;
+
+/// The manifest media types this client asks for and understands.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// An OCI image index (a manifest per platform).
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Docker's image manifest, schema 2.
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Docker's manifest list (a manifest per platform).
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// The user name under which Azure Container Registry takes an identity (refresh) token.
+const ACR_TOKEN_USER: &str = "00000000-0000-0000-0000-000000000000";
+
+/// How many times a request that failed in passing (a 5xx, a 429, a lost connection) is sent.
+const ATTEMPTS: u32 = 4;
+
+/// A user name and password (or token) for a registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name (a service principal's client id, an admin user's name, or
+    /// `00000000-0000-0000-0000-000000000000` for an identity token).
+    pub username: String,
+    /// The password, secret or token. Never printed.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+/// Credentials for the registries an address matches: a host (`lanes.azurecr.io`,
+/// `127.0.0.1:5000`) or every host under a domain (`*.azurecr.io`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryAuth {
+    /// The host, or `*.` and a domain.
+    pub address: String,
+    /// What to present there.
+    pub credentials: Credentials,
+}
+
+impl RegistryAuth {
+    fn matches(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        let address = self.address.to_ascii_lowercase();
+        match address.strip_prefix("*.") {
+            Some(domain) => {
+                host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.') && rest.len() > 1)
+            }
+            None => host == address,
+        }
+    }
+}
+
+/// How to reach and authenticate to registries.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// Credentials by registry, the first match wins.
+    pub auth: Vec<RegistryAuth>,
+    /// Credentials for a registry no entry of `auth` matches.
+    pub default_credentials: Option<Credentials>,
+    /// Connect to this address for every registry (the registry's name still goes in TLS and
+    /// `Host`).
+    pub connect_to: Option<SocketAddr>,
+    /// PEM certificates: trust these CAs only, instead of the system's.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Settings {
+    fn credentials(&self, host: &str) -> Option<&Credentials> {
+        self.auth
+            .iter()
+            .find(|a| a.matches(host))
+            .map(|a| &a.credentials)
+            .or(self.default_credentials.as_ref())
+    }
+}
+
+/// A failed registry request.
+#[derive(Debug)]
+pub struct RegistryError {
+    /// How it failed, for the engine.
+    pub kind: ErrorKind,
+    /// What happened: the request, the status and the registry's error codes and messages.
+    pub message: String,
+}
+
+impl From<RegistryError> for ProviderError {
+    fn from(e: RegistryError) -> ProviderError {
+        ProviderError::new(e.kind, e.message)
+    }
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> RegistryError {
+    RegistryError { kind, message: message.into() }
+}
+
+/// A manifest as the registry holds it: its exact bytes, media type and digest.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The bytes, exactly as stored (their sha256 is the digest).
+    pub bytes: Bytes,
+    /// The `Content-Type` the registry serves it with.
+    pub media_type: String,
+    /// `sha256:…` of the bytes.
+    pub digest: String,
+}
+
+/// An access scope for the token protocol: `repository:<name>:<actions>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Scope(String);
+
+impl Scope {
+    fn pull(repository: &str) -> Scope {
+        Scope(format!("repository:{repository}:pull"))
+    }
+    fn push(repository: &str) -> Scope {
+        Scope(format!("repository:{repository}:pull,push"))
+    }
+    fn delete(repository: &str) -> Scope {
+        Scope(format!("repository:{repository}:delete"))
+    }
+}
+
+/// What a request presents.
+#[derive(Clone)]
+enum Auth {
+    Bearer(String),
+    Basic(Credentials),
+}
+
+/// A client of every registry a stack names, sharing connections and tokens.
+pub struct Client {
+    settings: Settings,
+    http: Mutex<HashMap<String, reqwest::Client>>,
+    /// What worked last per registry host and scope list.
+    auth: Mutex<HashMap<(String, Vec<Scope>), Auth>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// One request to a registry.
+struct Call<'a> {
+    method: Method,
+    /// A path and query (`/v2/…`), or an absolute URL (an upload's `Location`).
+    target: &'a str,
+    accept: Option<&'a str>,
+    content_type: Option<&'a str>,
+    body: Option<Bytes>,
+    scopes: Vec<Scope>,
+}
+
+impl Client {
+    /// A client with these settings. Fails only on unreadable CA certificates.
+    pub fn new(settings: Settings) -> Result<Client, RegistryError> {
+        if let Some(pem) = &settings.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| error(ErrorKind::Invalid, format!("could not read the CA certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(error(ErrorKind::Invalid, "the CA certificate file holds no PEM certificate"));
+            }
+        }
+        Ok(Client { settings, http: Mutex::new(HashMap::new()), auth: Mutex::new(HashMap::new()) })
+    }
+
+    async fn http(&self, host: &str) -> Result<reqwest::Client, RegistryError> {
+        let mut clients = self.http.lock().await;
+        if let Some(client) = clients.get(host) {
+            return Ok(client.clone());
+        }
+        // rustls on ring, as every client of the workspace; a second install is refused and harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let failed =
+            |e: reqwest::Error| error(ErrorKind::Failed, format!("could not set up an HTTP client: {e}"));
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(600));
+        if let Some(pem) = &self.settings.ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(failed)?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some(addr) = self.settings.connect_to {
+            builder = builder.resolve(host_name(host), addr);
+        }
+        let client = builder.build().map_err(failed)?;
+        clients.insert(host.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    fn url(host: &str, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            return target.to_owned();
+        }
+        let scheme = if is_loopback(host) { "http" } else { "https" };
+        format!("{scheme}://{host}{target}")
+    }
+
+    /// Sends `call`, answering the registry's authentication challenge once and retrying what
+    /// fails in passing. Any status comes back; only transport failures are errors.
+    async fn send(&self, host: &str, call: Call<'_>) -> Result<reqwest::Response, RegistryError> {
+        let http = self.http(host).await?;
+        let url = Client::url(host, call.target);
+        let key = (host.to_owned(), call.scopes.clone());
+        let mut auth = self.auth.lock().await.get(&key).cloned();
+        let mut challenged = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = http.request(call.method.clone(), &url);
+            if let Some(accept) = call.accept {
+                request = request.header("Accept", accept);
+            }
+            if let Some(content_type) = call.content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            if let Some(body) = &call.body {
+                request = request.body(body.clone());
+            } else if call.method == Method::POST || call.method == Method::PUT {
+                request = request.header("Content-Length", "0");
+            }
+            request = match &auth {
+                Some(Auth::Bearer(token)) => request.bearer_auth(token),
+                Some(Auth::Basic(c)) => request.basic_auth(&c.username, Some(&c.password)),
+                None => request,
+            };
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if attempt < ATTEMPTS && (e.is_connect() || e.is_timeout() || e.is_request()) => {
+                    pause(attempt).await;
+                    continue;
+                }
+                Err(e) => return Err(transport(&call.method, &url, &e)),
+            };
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && !challenged {
+                challenged = true;
+                let challenge = response
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .map(Challenge::parse);
+                if let Some(answer) = self.answer(host, challenge, &call.scopes).await? {
+                    self.auth.lock().await.insert(key.clone(), answer.clone());
+                    auth = Some(answer);
+                    continue;
+                }
+                return Ok(response);
+            }
+            if (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) && attempt < ATTEMPTS {
+                pause(attempt).await;
+                continue;
+            }
+            return Ok(response);
+        }
+    }
+
+    /// What to present after a `401`: Basic credentials, or a token from the realm.
+    async fn answer(
+        &self,
+        host: &str,
+        challenge: Option<Challenge>,
+        scopes: &[Scope],
+    ) -> Result<Option<Auth>, RegistryError> {
+        let credentials = self.settings.credentials(host).cloned();
+        match challenge {
+            Some(Challenge::Basic) => Ok(credentials.map(Auth::Basic)),
+            Some(Challenge::Bearer { realm, service, scope }) => {
+                let mut wanted: Vec<String> = scopes.iter().map(|s| s.0.clone()).collect();
+                if let Some(asked) = scope {
+                    for s in asked.split(' ').filter(|s| !s.is_empty()) {
+                        if !wanted.iter().any(|w| w == s) {
+                            wanted.push(s.to_owned());
+                        }
+                    }
+                }
+                self.token(host, &realm, service.as_deref(), &wanted, credentials.as_ref())
+                    .await
+                    .map(|t| Some(Auth::Bearer(t)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A token from `realm` for `scopes`.
+    async fn token(
+        &self,
+        host: &str,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+        credentials: Option<&Credentials>,
+    ) -> Result<String, RegistryError> {
+        let realm_host = reqwest::Url::parse(realm)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+            })
+            .ok_or_else(|| {
+                error(
+                    ErrorKind::Failed,
+                    format!("the registry {host} names an invalid token realm {realm:?}"),
+                )
+            })?;
+        let http = self.http(&realm_host).await?;
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        if let Some(service) = service {
+            params.push(("service", service));
+        }
+        for scope in scopes {
+            params.push(("scope", scope));
+        }
+        let request = match credentials {
+            Some(c) if c.username == ACR_TOKEN_USER => {
+                let mut form = params.clone();
+                form.extend([("grant_type", "refresh_token"), ("refresh_token", c.password.as_str())]);
+                http.post(realm)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body(encode(&form))
+            }
+            Some(c) => http.get(with_query(realm, &params)).basic_auth(&c.username, Some(&c.password)),
+            None => http.get(with_query(realm, &params)),
+        };
+        let response = request.send().await.map_err(|e| transport(&Method::GET, realm, &e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| transport(&Method::GET, realm, &e))?;
+        if !status.is_success() {
+            let kind = if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                ErrorKind::Unauthorized
+            } else {
+                kind_of(status)
+            };
+            let who = match credentials {
+                Some(c) => format!("as {}", c.username),
+                None => {
+                    "anonymously (no credentials for it: set registry_auth in the image provider)".to_owned()
+                }
+            };
+            return Err(error(
+                kind,
+                format!(
+                    "the registry {host} refused a token {who} for {}: HTTP {status}{}",
+                    scopes.join(" "),
+                    describe(&body)
+                ),
+            ));
+        }
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        json.get("token")
+            .or_else(|| json.get("access_token"))
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                error(ErrorKind::Failed, format!("the token service of {host} answered without a token"))
+            })
+    }
+
+    /// Sends `call` and fails unless the answer is one of `ok`.
+    async fn expect(
+        &self,
+        host: &str,
+        call: Call<'_>,
+        ok: &[StatusCode],
+    ) -> Result<reqwest::Response, RegistryError> {
+        let (method, target) = (call.method.clone(), call.target.to_owned());
+        let response = self.send(host, call).await?;
+        if ok.contains(&response.status()) {
+            return Ok(response);
+        }
+        Err(refused(host, &method, &target, response).await)
+    }
+
+    /// The manifest at `repository:reference` (a tag or digest); `None` when there is none.
+    pub async fn manifest(
+        &self,
+        host: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let target = format!("/v2/{repository}/manifests/{reference}");
+        let call = Call {
+            method: Method::GET,
+            target: &target,
+            accept: Some(ACCEPT_MANIFESTS),
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::pull(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let media_type = header(&response, "content-type").unwrap_or_default();
+        let media_type = media_type.split(';').next().unwrap_or_default().trim().to_owned();
+        let bytes = response.bytes().await.map_err(|e| transport(&Method::GET, &target, &e))?;
+        let digest = sha256(&bytes);
+        if reference.starts_with("sha256:") && digest != reference {
+            return Err(error(
+                ErrorKind::Failed,
+                format!(
+                    "the registry {host} served {repository}@{reference} with content of digest {digest}"
+                ),
+            ));
+        }
+        Ok(Some(Manifest { bytes, media_type, digest }))
+    }
+
+    /// The digest `repository:reference` points to, by a `HEAD`; `None` when nothing is there.
+    pub async fn manifest_digest(
+        &self,
+        host: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<String>, RegistryError> {
+        let target = format!("/v2/{repository}/manifests/{reference}");
+        let call = Call {
+            method: Method::HEAD,
+            target: &target,
+            accept: Some(ACCEPT_MANIFESTS),
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::pull(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        match header(&response, "docker-content-digest") {
+            Some(digest) => Ok(Some(digest)),
+            // A registry that does not say: the manifest itself tells.
+            None => Ok(self.manifest(host, repository, reference).await?.map(|m| m.digest)),
+        }
+    }
+
+    /// Pushes a manifest under `reference` (a tag, or its digest) and returns its digest.
+    pub async fn put_manifest(
+        &self,
+        host: &str,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<String, RegistryError> {
+        let digest = sha256(&bytes);
+        let target = format!("/v2/{repository}/manifests/{reference}");
+        let call = Call {
+            method: Method::PUT,
+            target: &target,
+            accept: None,
+            content_type: Some(media_type),
+            body: Some(bytes),
+            scopes: vec![Scope::push(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::CREATED, StatusCode::OK]).await?;
+        match header(&response, "docker-content-digest") {
+            Some(stored) if stored != digest => Err(error(
+                ErrorKind::Failed,
+                format!(
+                    "the registry {host} stored the manifest for {repository} as {stored}, not {digest}: it rewrote it"
+                ),
+            )),
+            _ => Ok(digest),
+        }
+    }
+
+    /// Deletes the manifest `digest` (and the tags on it). `false` when it was not there.
+    pub async fn delete_manifest(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        let target = format!("/v2/{repository}/manifests/{digest}");
+        let call = Call {
+            method: Method::DELETE,
+            target: &target,
+            accept: None,
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::delete(repository)],
+        };
+        let response =
+            self.expect(host, call, &[StatusCode::ACCEPTED, StatusCode::OK, StatusCode::NOT_FOUND]).await?;
+        Ok(response.status() != StatusCode::NOT_FOUND)
+    }
+
+    /// Whether `repository` has the blob `digest`.
+    pub async fn blob_exists(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        let call = Call {
+            method: Method::HEAD,
+            target: &target,
+            accept: None,
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::pull(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
+        Ok(response.status() == StatusCode::OK)
+    }
+
+    /// The blob `digest` of `repository`, checked against its digest.
+    pub async fn blob(&self, host: &str, repository: &str, digest: &str) -> Result<Bytes, RegistryError> {
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        let call = Call {
+            method: Method::GET,
+            target: &target,
+            accept: None,
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::pull(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::OK]).await?;
+        let bytes = response.bytes().await.map_err(|e| transport(&Method::GET, &target, &e))?;
+        if sha256(&bytes) != digest {
+            return Err(error(
+                ErrorKind::Failed,
+                format!("the registry {host} served blob {digest} of {repository} with other content"),
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Mounts the blob `digest` from `from` into `repository` (same registry, no bytes sent).
+    /// `false` when the registry would rather have it uploaded.
+    pub async fn mount_blob(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, RegistryError> {
+        let target = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
+        let call = Call {
+            method: Method::POST,
+            target: &target,
+            accept: None,
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::push(repository), Scope::pull(from)],
+        };
+        let response = self.expect(host, call, &[StatusCode::CREATED, StatusCode::ACCEPTED]).await?;
+        if response.status() == StatusCode::CREATED {
+            return Ok(true);
+        }
+        // An upload session was opened instead: close it.
+        if let Some(location) = header(&response, "location") {
+            let call = Call {
+                method: Method::DELETE,
+                target: &location,
+                accept: None,
+                content_type: None,
+                body: None,
+                scopes: vec![Scope::push(repository)],
+            };
+            let _ = self.send(host, call).await;
+        }
+        Ok(false)
+    }
+
+    /// Uploads `bytes` as the blob `digest` of `repository` unless it is there already; returns
+    /// whether bytes were sent.
+    pub async fn push_blob(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+        bytes: Bytes,
+    ) -> Result<bool, RegistryError> {
+        if self.blob_exists(host, repository, digest).await? {
+            return Ok(false);
+        }
+        let start = format!("/v2/{repository}/blobs/uploads/");
+        let call = Call {
+            method: Method::POST,
+            target: &start,
+            accept: None,
+            content_type: None,
+            body: None,
+            scopes: vec![Scope::push(repository)],
+        };
+        let response = self.expect(host, call, &[StatusCode::ACCEPTED]).await?;
+        let location = header(&response, "location").ok_or_else(|| {
+            error(
+                ErrorKind::Failed,
+                format!("the registry {host} opened an upload for {repository} without a Location"),
+            )
+        })?;
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let target = format!("{location}{separator}digest={digest}");
+        let call = Call {
+            method: Method::PUT,
+            target: &target,
+            accept: None,
+            content_type: Some("application/octet-stream"),
+            body: Some(bytes),
+            scopes: vec![Scope::push(repository)],
+        };
+        self.expect(host, call, &[StatusCode::CREATED]).await?;
+        Ok(true)
+    }
+}
+
+const ACCEPT_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// A `WWW-Authenticate` challenge.
+#[derive(Debug, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+}
+
+impl Challenge {
+    fn parse(header: &str) -> Challenge {
+        let (scheme, params) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Basic;
+        }
+        let mut fields: HashMap<String, String> = HashMap::new();
+        let mut rest = params.trim();
+        while let Some((key, after)) = rest.split_once('=') {
+            let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+            let after = after.trim_start();
+            let (value, next) = match after.strip_prefix('"') {
+                Some(quoted) => match quoted.find('"') {
+                    Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                    None => (quoted, ""),
+                },
+                None => match after.find(',') {
+                    Some(end) => (&after[..end], &after[end..]),
+                    None => (after, ""),
+                },
+            };
+            fields.insert(key, value.to_owned());
+            rest = next.trim_start().trim_start_matches(',');
+        }
+        Challenge::Bearer {
+            realm: fields.remove("realm").unwrap_or_default(),
+            service: fields.remove("service"),
+            scope: fields.remove("scope"),
+        }
+    }
+}
+
+/// The host without its port, as DNS knows it.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| h.trim_start_matches('['));
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// Whether `host` (with its port) is this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let name = host_name(host);
+    name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn encode(pairs: &[(&str, &str)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("a constant URL parses");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.query().unwrap_or_default().to_owned()
+}
+
+fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{}", encode(pairs))
+}
+
+async fn pause(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt * attempt))).await;
+}
+
+fn kind_of(status: StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        401 | 403 => ErrorKind::Unauthorized,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        429 => ErrorKind::Throttled,
+        400 | 405 | 413 | 415 => ErrorKind::Invalid,
+        s if s >= 500 => ErrorKind::Transient,
+        _ => ErrorKind::Failed,
+    }
+}
+
+/// The request that a registry refused, with its status and error codes.
+async fn refused(host: &str, method: &Method, target: &str, response: reqwest::Response) -> RegistryError {
+    let status = response.status();
+    let body = response.bytes().await.unwrap_or_default();
+    // An upload location carries the registry's state in its query: not worth showing.
+    let shown = target.split('?').next().unwrap_or(target);
+    let shown =
+        shown.split_once("://").map_or(shown, |(_, rest)| rest.find('/').map_or(rest, |i| &rest[i..]));
+    let hint = if status == StatusCode::METHOD_NOT_ALLOWED && *method == Method::DELETE {
+        " (this registry does not delete manifests: set keep_remotely = true)"
+    } else {
+        ""
+    };
+    error(
+        kind_of(status),
+        format!("registry {host}: {method} {shown}: HTTP {status}{}{hint}", describe(&body)),
+    )
+}
+
+/// The registry's error envelope (`{"errors":[{"code","message"}]}`), as `: CODE: message`.
+fn describe(body: &[u8]) -> String {
+    let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let errors: Vec<String> = json["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    let code = e["code"].as_str().unwrap_or("?");
+                    match e["message"].as_str() {
+                        Some(m) if !m.is_empty() => format!("{code}: {m}"),
+                        _ => code.to_owned(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if errors.is_empty() { String::new() } else { format!(": {}", errors.join("; ")) }
+}
+
+fn transport(method: &Method, url: &str, e: &reqwest::Error) -> RegistryError {
+    let shown = url.split('?').next().unwrap_or(url);
+    let kind = if e.is_connect() || e.is_timeout() { ErrorKind::Transient } else { ErrorKind::Failed };
+    let mut message = format!("{method} {shown}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        message.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    error(kind, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse_as_registries_send_them() {
+        assert_eq!(
+            Challenge::parse(
+                r#"Bearer realm="https://lanes.azurecr.io/oauth2/token",service="lanes.azurecr.io",scope="repository:a/b:pull,push""#
+            ),
+            Challenge::Bearer {
+                realm: "https://lanes.azurecr.io/oauth2/token".into(),
+                service: Some("lanes.azurecr.io".into()),
+                scope: Some("repository:a/b:pull,push".into()),
+            }
+        );
+        assert_eq!(
+            Challenge::parse("bearer realm=https://auth.example/token"),
+            Challenge::Bearer { realm: "https://auth.example/token".into(), service: None, scope: None }
+        );
+        assert_eq!(Challenge::parse(r#"Basic realm="basic-realm""#), Challenge::Basic);
+        // Garbage is a challenge without a realm, never a panic.
+        for text in ["", "Bearer", "Bearer =", "Bearer realm=\"unterminated", "Bearer ,,,=,"] {
+            let _ = Challenge::parse(text);
+        }
+    }
+
+    #[test]
+    fn credentials_match_hosts_and_domains() {
+        let creds = |u: &str| Credentials { username: u.into(), password: "p".into() };
+        let settings = Settings {
+            auth: vec![
+                RegistryAuth { address: "lanes.azurecr.io".into(), credentials: creds("exact") },
+                RegistryAuth { address: "*.azurecr.io".into(), credentials: creds("domain") },
+            ],
+            default_credentials: Some(creds("default")),
+            ..Settings::default()
+        };
+        let who = |host: &str| settings.credentials(host).map(|c| c.username.clone());
+        assert_eq!(who("LANES.azurecr.io").as_deref(), Some("exact"));
+        assert_eq!(who("other.azurecr.io").as_deref(), Some("domain"));
+        assert_eq!(who("azurecr.io").as_deref(), Some("default"));
+        assert_eq!(who("evilazurecr.io").as_deref(), Some("default"));
+        assert!(!format!("{:?}", creds("u")).contains("\"p\""));
+    }
+
+    #[test]
+    fn loopback_registries_are_plain_http() {
+        for host in ["localhost:5000", "127.0.0.1:5000", "127.1.2.3", "[::1]:5000"] {
+            assert!(is_loopback(host), "{host}");
+            assert!(Client::url(host, "/v2/").starts_with("http://"));
+        }
+        for host in ["lanes.azurecr.io", "10.0.0.1:5000", "registry-1.docker.io"] {
+            assert!(!is_loopback(host), "{host}");
+            assert!(Client::url(host, "/v2/").starts_with("https://"));
+        }
+        assert_eq!(Client::url("x", "https://blob.example/abc?x=1"), "https://blob.example/abc?x=1");
+        assert_eq!(
+            encode(&[("scope", "repository:a:pull,push"), ("service", "x y")]),
+            "scope=repository%3Aa%3Apull%2Cpush&service=x+y"
+        );
+    }
+}
