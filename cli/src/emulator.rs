@@ -168,6 +168,18 @@ impl Target {
             .provider(lanestack_kubernetes::PROVIDER_NAME)
             .overrides
             .insert("allowed_server_prefix".into(), format!("{}/k8s/", running.endpoint()));
+        // Images go only to the local cloud's registries: every registry's connections go to
+        // the emulator (which serves each container registry under its login server's name),
+        // with the emulator's service principal as the credentials.
+        let image = injection.provider(lanestack_image::PROVIDER_NAME);
+        for (attr, value) in [
+            ("connect_to", running.addr().to_string()),
+            ("ca_certificate_file", ca),
+            ("username", principal::CLIENT_ID.to_owned()),
+            ("password", principal::CLIENT_SECRET.to_owned()),
+        ] {
+            image.overrides.insert(attr.into(), value);
+        }
         Ok(Target { _running: Some(running), injection })
     }
 }

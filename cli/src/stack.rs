@@ -13,6 +13,7 @@ use lanestack_engine::diag::Sources;
 use lanestack_engine::eval::inputs::resolve_variables;
 use lanestack_engine::graph::DepGraph;
 use lanestack_engine::state::{LockGuard, StateFile, StateStore, lock};
+use lanestack_image::ImageProvider;
 use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_model::Value;
 
@@ -36,6 +37,7 @@ pub fn providers(dir: &Path, injection: &Injection) -> Providers {
         .with(injection.wrap(Arc::new(BuiltinProvider::new(dir.to_path_buf()))))
         .with(injection.wrap(Arc::new(AzureProvider::new())))
         .with(injection.wrap(Arc::new(KubernetesProvider::new(dir.to_path_buf(), kube_ambient()))))
+        .with(injection.wrap(Arc::new(ImageProvider::new(dir.to_path_buf()))))
 }
 
 /// The variables the kubernetes provider falls back on when its block names no cluster

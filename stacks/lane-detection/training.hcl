@@ -3,7 +3,8 @@
 # snapshot of the data.
 
 locals {
-  trainer_image = "${azure_container_registry.acr.login_server}/lanestack-trainer:${var.trainer_version}"
+  # By digest: what the reviewed plan showed is what the nodes pull.
+  trainer_image = image_build.trainer.ref
   data_claim    = "pvc-tusimple-data"
 }
 
@@ -86,6 +87,10 @@ resource "kubernetes_manifest" "data_job" {
     timeout_seconds    = 3600
   }
   depends_on = [kubernetes_manifest.data_claim]
+  # A Job's pod template cannot change: a new trainer image means a new Job.
+  lifecycle {
+    replace_triggered_by = [image_build.trainer]
+  }
 }
 
 # Data-parallel training (runbook §11): 3 processes, one GPU each, on the GPU pool, a large
@@ -145,6 +150,10 @@ resource "kubernetes_manifest" "training" {
     }
   })
   depends_on = [kubernetes_manifest.crd, kubernetes_manifest.data_job, kubernetes_manifest.snapshot_binding]
+  # Training starts over with a new trainer image.
+  lifecycle {
+    replace_triggered_by = [image_build.trainer]
+  }
 }
 
 # A claim restored from a snapshot of the data (runbook §12), when one is named.
@@ -173,7 +182,7 @@ output "cluster_fqdn" {
 
 output "trainer_image" {
   value       = local.trainer_image
-  description = "Where the trainer image is pulled from (the stack's registry)."
+  description = "The trainer image the jobs run, by digest, in the stack's registry."
 }
 
 output "data_claim" {

@@ -63,3 +63,46 @@ variable "restore_from_snapshot" {
   default     = ""
   description = "A VolumeSnapshot of the data claim to restore into a new claim (runbook §12); empty: none."
 }
+
+variable "trainer_base_image" {
+  type        = string
+  default     = ""
+  description = "The trainer image's base: an image with Open MPI 4.1 (and CUDA's runtime for GPU builds), best pinned by digest (registry/repository@sha256:...). Empty: none, the image holds the trainer alone (enough for the local cloud, whose jobs do not run containers)."
+}
+
+variable "trainer_cargo_profile" {
+  type        = string
+  default     = "release"
+  description = "The Cargo profile the trainer is built with (release; dev for a quick local build)."
+}
+
+variable "trainer_build_command" {
+  type        = list(string)
+  default     = []
+  description = "The command that builds the trainer; empty: cargo build --locked --profile <trainer_cargo_profile> -p lanestack-trainer, in source_root."
+}
+
+variable "source_root" {
+  type        = string
+  default     = ""
+  description = "The lanestack checkout the trainer is built from; empty: the one this stack is in."
+}
+
+variable "cargo_target_dir" {
+  type        = string
+  default     = ""
+  description = "Cargo's target directory for the trainer's build (CARGO_TARGET_DIR); empty: target/ in source_root."
+}
+
+variable "registry_username" {
+  type        = string
+  default     = ""
+  description = "Who pushes the trainer image to the stack's registry: a service principal's client id with AcrPush on it (ACR takes it as a user name). Set by --emulator for the local cloud."
+}
+
+variable "registry_password" {
+  type        = string
+  sensitive   = true
+  default     = ""
+  description = "That service principal's secret. Never printed, never in a saved plan."
+}

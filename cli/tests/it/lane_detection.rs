@@ -1,16 +1,34 @@
-//! stacks/lane-detection, the whole platform, against the local cloud (`--emulator`): 42
+//! stacks/lane-detection, the whole platform, against the local cloud (`--emulator`): 43
 //! objects applied in graph order — the cluster before its Kubernetes objects, CRDs before
-//! their objects, the claim bound before the data job, which completes before the training
-//! job — a second plan with no changes, and a destroy that removes everything, Kubernetes
-//! objects before the cluster.
+//! their objects, the registry before the trainer image, the image and the claim bound before
+//! the data job, which completes before the training job — a second plan with no changes; a
+//! change to the trainer's code (design journey 4) rebuilds the image and replaces the jobs
+//! that run it; and a destroy removes everything, Kubernetes objects before the cluster.
 
 use crate::support::Stack;
 
+/// The platform stack, building its trainer image from a small source tree of the test's
+/// (the real trainer's cargo build cannot run inside `cargo test`): the "build" copies the
+/// trainer's source into the binary's place, so the image changes exactly when it does.
+fn platform() -> Stack {
+    let mut stack = Stack::platform("lane-detection");
+    stack.write("src/trainer/src/main.rs", "fn main() { train() }\n");
+    stack.write("src/Cargo.toml", "[workspace]\n");
+    stack.write("src/Cargo.lock", "version = 4\n");
+    let source_root = stack.path("src").display().to_string();
+    stack.set_env("LANESTACK_VAR_source_root", &source_root);
+    stack.set_env(
+        "LANESTACK_VAR_trainer_build_command",
+        r#"["sh", "-c", "mkdir -p target/release && cp trainer/src/main.rs target/release/lanestack-trainer"]"#,
+    );
+    stack
+}
+
 #[test]
 fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
-    let stack = Stack::platform("lane-detection");
+    let stack = platform();
     let apply = stack.run(&["apply", "--auto-approve", "--emulator"]);
-    apply.ok().stdout_has("Apply complete! Resources: 42 added, 0 changed, 0 destroyed.");
+    apply.ok().stdout_has("Apply complete! Resources: 43 added, 0 changed, 0 destroyed.");
     let position = |text: &str, needle: &str| {
         text.find(needle).unwrap_or_else(|| panic!("{needle:?} is not in the output:\n{text}"))
     };
@@ -23,6 +41,8 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
             "kubernetes_manifest.crd[\"tridentbackendconfigs.trident.netapp.io\"]",
             "kubernetes_manifest.anf_backend",
         ),
+        ("azure_container_registry.acr", "image_build.trainer"),
+        ("image_build.trainer", "kubernetes_manifest.data_job"),
         ("kubernetes_manifest.data_claim", "kubernetes_manifest.data_job"),
         ("kubernetes_manifest.data_job", "kubernetes_manifest.training"),
     ] {
@@ -35,9 +55,28 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
     assert!(!out.contains("local-cloud-only"), "{out}");
 
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
+    let image = || stack.run(&["output", "trainer_image"]).ok().stdout.trim().trim_matches('"').to_owned();
+    let first = image();
+    assert!(first.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:"), "{first}");
+
+    // Journey 4: the trainer's code changes; the image is rebuilt (its digest known after
+    // apply) and both jobs, whose pod templates cannot change, are replaced.
+    stack.write("src/trainer/src/main.rs", "fn main() { train_better() }\n");
+    let plan = stack.run(&["plan", "--emulator"]);
+    plan.ok()
+        .stdout_has("~ image_build.trainer will be updated in place")
+        .stdout_has("kubernetes_manifest.data_job must be replaced")
+        .stdout_has("kubernetes_manifest.training must be replaced")
+        .stdout_has("Plan: 2 to add, 1 to change, 2 to destroy.");
+    stack.run(&["apply", "--auto-approve", "--emulator"]).ok();
+    let second = image();
+    assert!(second.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:") && second != first, "{second}");
+    let state = stack.run(&["state", "show", "kubernetes_manifest.training"]);
+    state.ok().stdout_has(&second);
+    stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
 
     let destroy = stack.run(&["destroy", "--auto-approve", "--emulator"]);
-    destroy.ok().stdout_has("Destroy complete! Resources: 0 added, 0 changed, 42 destroyed.");
+    destroy.ok().stdout_has("Destroy complete! Resources: 0 added, 0 changed, 43 destroyed.");
     let out = &destroy.stdout;
     let gone = |address: &str| format!("{address}: Destruction complete");
     assert!(
