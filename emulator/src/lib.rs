@@ -49,6 +49,7 @@ mod kinds;
 mod kube;
 mod log;
 mod net;
+mod registry;
 mod rng;
 mod server;
 mod throttle;
