@@ -666,3 +666,108 @@ fn acr_authentication_challenges_issues_scoped_tokens_and_keeps_them_to_their_re
         assert!(log.iter().any(|e| e.path == "/oauth2/exchange" && e.status == 200));
     });
 }
+
+/// Pushes `layer` and a manifest tagged `v1` to `lab/app` and returns the manifest's digest.
+async fn push_image(t: &Target, layer: &[u8]) -> String {
+    let layer_digest = digest(layer);
+    let r =
+        t.send("POST", &format!("/v2/lab/app/blobs/uploads/?digest={layer_digest}"), &[], layer, &[]).await;
+    assert_eq!(r.status, 201, "a monolithic POST stores the blob at once");
+    let manifest = json!({ "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": layer_digest, "size": layer.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len() }] })
+    .to_string();
+    let r = t
+        .send("PUT", "/v2/lab/app/manifests/v1", &[("content-type", OCI_MANIFEST)], manifest.as_bytes(), &[])
+        .await;
+    assert_eq!(r.status, 201);
+    r.header("docker-content-digest").unwrap()
+}
+
+#[test]
+fn registries_persist_in_the_data_directory_with_the_ca_of_the_first_run() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = || EmulatorConfig { data_dir: Some(dir.path().to_owned()), ..EmulatorConfig::default() };
+        let layer: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let (first_ca, manifest_digest) = {
+            let cloud = Cloud::start(config()).await;
+            cloud.registry("laneslab", false).await;
+            let digest = push_image(&cloud.target("laneslab"), &layer).await;
+            (cloud.emulator.ca_certificate_pem().unwrap().to_owned(), digest)
+        };
+        let blob = dir
+            .path()
+            .join("registries/laneslab/blobs/sha256")
+            .join(digest(&layer).trim_start_matches("sha256:"));
+        assert_eq!(std::fs::metadata(&blob).unwrap().len(), layer.len() as u64);
+        assert!(!std::fs::read_to_string(dir.path().join("arm.json")).unwrap().contains(&digest(&layer)));
+
+        // A second emulator on the same directory: a new server certificate, signed by the CA
+        // kept from the first, which a client told about then still trusts for the wildcard.
+        let cloud = Cloud::start(config()).await;
+        assert_eq!(cloud.emulator.ca_certificate_pem().unwrap(), first_ca);
+        let http = reqwest::Client::builder()
+            .resolve("laneslab.azurecr.io", cloud.emulator.addr())
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(first_ca.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let t = Target { http, ..cloud.target("laneslab") };
+        let r = t.send("GET", "/v2/lab/app/manifests/v1", &[("accept", OCI_MANIFEST)], b"", &[]).await;
+        assert_eq!((r.status, r.header("docker-content-digest")), (200, Some(manifest_digest)));
+        let r = t.get(&format!("/v2/lab/app/blobs/{}", digest(&layer))).await;
+        assert_eq!(r.body, layer);
+        let r = t.get("/v2/lab/app/tags/list").await;
+        assert_eq!(r.json(), json!({ "name": "lab/app", "tags": ["v1"] }));
+
+        // A client trusting another CA is refused at the handshake.
+        let stranger = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let other_ca = params.self_signed(&stranger).unwrap().pem();
+        let http = reqwest::Client::builder()
+            .resolve("laneslab.azurecr.io", cloud.emulator.addr())
+            .tls_certs_only(reqwest::Certificate::from_pem_bundle(other_ca.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        assert!(http.get(format!("{}/v2/", cloud.base("laneslab"))).send().await.is_err());
+    });
+}
+
+#[test]
+fn deleting_the_arm_registry_deletes_its_content() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let cloud = Cloud::start(EmulatorConfig {
+            data_dir: Some(dir.path().to_owned()),
+            ..EmulatorConfig::default()
+        })
+        .await;
+        cloud.registry("laneslab", false).await;
+        push_image(&cloud.target("laneslab"), b"layer").await;
+        assert!(dir.path().join("registries/laneslab/index.json").exists());
+        let (status, _) = cloud.arm("DELETE", &registry_id("laneslab"), None).await;
+        assert!(status == 200 || status == 202, "{status}");
+        // The delete's operation ends on its first poll (no polls configured): the GET sees it gone.
+        let mut gone = false;
+        for _ in 0..20 {
+            if cloud.arm("GET", &registry_id("laneslab"), None).await.0 == 404 {
+                gone = true;
+                break;
+            }
+        }
+        assert!(gone, "the registry's delete did not end");
+        assert!(!dir.path().join("registries/laneslab").exists());
+        let r = cloud.target("laneslab").get("/v2/").await;
+        assert_eq!(r.codes(), ["NAME_UNKNOWN"]);
+        // A registry of the same name starts empty.
+        cloud.registry("laneslab", false).await;
+        let r = cloud.target("laneslab").get("/v2/lab/app/tags/list").await;
+        assert_eq!(r.codes(), ["NAME_UNKNOWN"]);
+        // Requests to the registry are logged like any other.
+        let log = cloud.emulator.requests();
+        assert!(
+            log.iter().any(|e| e.method == "PUT" && e.path == "/v2/lab/app/manifests/v1" && e.status == 201)
+        );
+    });
+}
