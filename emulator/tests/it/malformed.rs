@@ -120,6 +120,9 @@ fn malformed_writes_are_answered_never_failed() {
     });
 }
 
+/// A request to a registry: method, path (and query), headers, body.
+type Garbage = (&'static str, String, Vec<(&'static str, String)>, Vec<u8>);
+
 /// Garbage to a registry's login server — bad digests, names and references, manifests that are
 /// not JSON or not manifests, odd ranges, unknown uploads, bad Basic headers and forms — is
 /// refused with a 4xx in the distribution envelope, never a 5xx or a dropped connection.
@@ -178,7 +181,7 @@ fn malformed_registry_requests_are_answered_never_failed() {
         .map(|s| s.as_bytes().to_vec())
         .chain([b"\xff\xfe\x00".to_vec()])
         .collect();
-        let mut requests: Vec<(&str, String, Vec<(&str, String)>, Vec<u8>)> = Vec::new();
+        let mut requests: Vec<Garbage> = Vec::new();
         for body in &bodies {
             for (content_type, reference) in [
                 (manifest, "v1"),
