@@ -113,6 +113,7 @@ impl Kind {
         match self {
             Kind::Volume => &["poolchange"],
             Kind::ManagedCluster => &["listclusterusercredential"],
+            Kind::Registry => &["listcredentials"],
             Kind::ResourceGroup
             | Kind::VirtualNetwork
             | Kind::Subnet
@@ -120,7 +121,6 @@ impl Kind {
             | Kind::NetAppAccount
             | Kind::CapacityPool
             | Kind::AgentPool
-            | Kind::Registry
             | Kind::RoleAssignment => &[],
         }
     }

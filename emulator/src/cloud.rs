@@ -69,6 +69,9 @@ pub(crate) struct Cloud {
     clock: u64,
     /// The Kubernetes objects of the managed clusters, dropped with their cluster.
     pub(crate) kube: crate::kube::Store,
+    /// The names of the container registries removed since the server last looked: their
+    /// content (kept by the server, not here) goes with them.
+    pub(crate) removed_registries: Vec<String>,
 }
 
 /// How a write went, for the HTTP layer to answer.
@@ -99,6 +102,7 @@ impl Cloud {
             lro_min,
             clock: 0,
             kube: crate::kube::Store::new(seed ^ 0x6b75_6265),
+            removed_registries: Vec::new(),
         }
     }
 
@@ -588,13 +592,13 @@ impl Cloud {
                         )));
                     }
                 }
+                Kind::Registry => self.removed_registries.push(crate::kinds::name_of(&r.id).to_owned()),
                 Kind::ResourceGroup
                 | Kind::Subnet
                 | Kind::NetAppAccount
                 | Kind::CapacityPool
                 | Kind::Volume
                 | Kind::AgentPool
-                | Kind::Registry
                 | Kind::RoleAssignment => {}
             }
         }

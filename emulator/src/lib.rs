@@ -5,7 +5,7 @@
 //! - ARM's REST API for resource groups, virtual networks, subnets, vnet peerings, NetApp
 //!   accounts, capacity pools and volumes, AKS managed clusters and agent pools, container
 //!   registries and role assignments ([`arm::Kind`]): PUT, PATCH, GET, DELETE, list and the
-//!   POST actions `poolChange` and `listClusterUserCredential`, with ARM's ids, error envelope
+//!   POST actions `poolChange`, `listClusterUserCredential` and `listCredentials`, with ARM's ids, error envelope
 //!   and codes, long-running operations in its three styles, ETags and referential checks;
 //! - Entra ID's token endpoint (`POST /{tenant}/oauth2/v2.0/token`, client credentials), whose
 //!   opaque tokens every ARM call must carry;
@@ -22,7 +22,14 @@
 //!   cluster's controllers, deterministic (progress counted in requests, not time): Deployments
 //!   roll out, Jobs complete (or fail, with the emulator-only annotation
 //!   [`KUBERNETES_JOB_FAIL_ANNOTATION`]), claims bind to provisioned volumes, VolumeSnapshots
-//!   are taken and restored ([`EmulatorConfig::kube_controllers`] turns them off).
+//!   are taken and restored ([`EmulatorConfig::kube_controllers`] turns them off);
+//! - the data plane of every container registry, on its login server `<name>.azurecr.io`
+//!   (chosen by the `Host` header; a client connects the name to the emulator's address, and
+//!   the server certificate covers `*.azurecr.io`): the OCI distribution API (blobs, chunked
+//!   uploads, mounts, manifests and indexes, tags, catalog) behind ACR's authentication (bearer
+//!   challenge, `/oauth2/token` with the service principal's or the admin user's credentials
+//!   or a refresh token, `/oauth2/exchange` of an Entra token the emulator issued), content kept
+//!   in the data directory (module `registry`).
 //!
 //! Providers talk to it exactly as they talk to Azure; nothing in them knows it is an emulator
 //! beyond the endpoint and credentials they are given. [`EmulatorConfig`] injects latency,
@@ -32,7 +39,8 @@
 //! Modules: [`arm`] (kinds, paths, errors), `cloud` (the objects and operations), `kinds` (the
 //! per-type shapes and rules), `workloads` (volumes, clusters, registries, role assignments),
 //! `kube` (the clusters' Kubernetes API: `store`, `types`, `kinds`, `crd`, `schema`, `fields`,
-//! `controllers`, `status`), `server` (HTTP,
+//! `controllers`, `status`), `registry` (`reference`, `auth`, `distribution`, `storage`),
+//! `server` (HTTP,
 //! auth, throttling, faults), [`config`].
 //!
 //! It serves HTTPS when [`EmulatorConfig::https`] is set, with a CA generated at start (module
@@ -49,6 +57,7 @@ mod kinds;
 mod kube;
 mod log;
 mod net;
+mod registry;
 mod rng;
 mod server;
 mod throttle;

@@ -17,6 +17,7 @@ use crate::arm::{ArmError, Kind, Style, Target};
 use crate::cloud::{Cloud, OpKind};
 use crate::config::EmulatorConfig;
 use crate::log::LogEntry;
+use crate::registry::Registries;
 use crate::rng::Rng;
 use crate::throttle::{Access, Take, Throttle};
 
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     /// drew no transient fault) does not move which requests are reset.
     resets: Mutex<Rng>,
     tokens: Mutex<HashSet<String>>,
+    /// The container registries' content, tokens and uploads (module `registry`).
+    registries: Mutex<Registries>,
     pub(crate) log: Mutex<Vec<LogEntry>>,
     started: Instant,
 }
@@ -67,7 +70,15 @@ impl Shared {
                 Err(e) => return Err(e),
             }
         }
+        let mut registries = Registries::new(config.data_dir.as_deref(), config.faults.seed);
+        // Registries deleted before the last stop (or settled as deleted by loading) take
+        // their content with them.
+        for name in std::mem::take(&mut cloud.removed_registries) {
+            registries.purge(&name);
+        }
+        registries.purge_unless(|name| registry_exists(&cloud, name));
         Ok(Shared {
+            registries: Mutex::new(registries),
             faults: Mutex::new(Rng::new(config.faults.seed ^ 0x5eed)),
             resets: Mutex::new(Rng::new(config.faults.seed ^ 0x7e5e7)),
             scheme: if config.https { "https" } else { "http" },
@@ -113,25 +124,42 @@ impl Shared {
 /// An answer before it becomes a hyper response.
 #[derive(Debug)]
 pub(crate) struct Reply {
-    status: u16,
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
-    body: Option<Value>,
+    body: Body,
     note: Option<String>,
     resource: Option<String>,
 }
 
+/// What a [`Reply`] carries.
+#[derive(Debug)]
+enum Body {
+    /// No body (`Content-Length: 0`, unless a header says otherwise for a HEAD).
+    Empty,
+    /// JSON, sent as `application/json; charset=utf-8`.
+    Json(Value),
+    /// Bytes as they are, with the content type its [`Reply::raw`] put in the headers (a
+    /// registry's blobs and manifests). `Bytes` is reference-counted: a blob is never copied
+    /// on its way out.
+    Raw(Bytes),
+}
+
 impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply { status, headers: Vec::new(), body: Some(body), note: None, resource: None }
+    pub(crate) fn json(status: u16, body: Value) -> Reply {
+        Reply { status, headers: Vec::new(), body: Body::Json(body), note: None, resource: None }
     }
-    fn empty(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: None, note: None, resource: None }
+    pub(crate) fn empty(status: u16) -> Reply {
+        Reply { status, headers: Vec::new(), body: Body::Empty, note: None, resource: None }
     }
-    fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
+    pub(crate) fn raw(status: u16, content_type: &str, bytes: Bytes) -> Reply {
+        let headers = vec![("content-type".to_owned(), content_type.to_owned())];
+        Reply { status, headers, body: Body::Raw(bytes), note: None, resource: None }
+    }
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
-    fn note(mut self, note: &str) -> Reply {
+    pub(crate) fn note(mut self, note: &str) -> Reply {
         self.note = Some(note.to_owned());
         self
     }
@@ -180,6 +208,7 @@ pub(crate) async fn handle(
     let (auth, if_match, if_none_match) =
         (header("authorization"), header("if-match"), header("if-none-match"));
     let (content_type, user_agent) = (header("content-type"), header("user-agent"));
+    let content_range = header("content-range");
     let identity = IdentityHeaders {
         metadata: header("metadata"),
         identity_header: header("x-identity-header").or_else(|| header("secret")),
@@ -188,6 +217,34 @@ pub(crate) async fn handle(
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    if let Some(registry) = crate::registry::registry_of_host(&host) {
+        // A container registry's login server: its own auth, no ARM checks, throttling or
+        // faults.
+        let at_ms = shared.started.elapsed().as_millis() as u64;
+        let request = crate::registry::Request {
+            method: method.as_str(),
+            path: &path,
+            query: parse_query(&query),
+            host: &host,
+            scheme: shared.scheme,
+            authorization: auth.as_deref(),
+            content_type: content_type.as_deref(),
+            content_range: content_range.as_deref(),
+            body,
+            registry: &registry,
+        };
+        let reply = registry_request(&shared, &request);
+        shared.record(LogEntry {
+            seq: 0,
+            at_ms,
+            method: method.to_string(),
+            path,
+            status: reply.status,
+            note: reply.note.clone(),
+            resource: None,
+        });
+        return Ok(to_response(reply));
+    }
     if path == "/k8s" || path.starts_with("/k8s/") {
         // A cluster's Kubernetes API: its own auth, no ARM checks, throttling or faults.
         let at_ms = shared.started.elapsed().as_millis() as u64;
@@ -255,6 +312,7 @@ pub(crate) async fn handle(
         return Err(Reset);
     }
     let reply = route(&shared, &ctx).await;
+    forget_removed_registries(&shared);
     // A reset after handling keeps the handling's note (`created` stays countable); status 0
     // says the client never saw an answer.
     let entry = LogEntry {
@@ -270,6 +328,46 @@ pub(crate) async fn handle(
     match reset {
         Some(_) => Err(Reset),
         None => Ok(to_response(reply)),
+    }
+}
+
+/// Whether the cloud holds a container registry called `name` (names are global).
+fn registry_exists(cloud: &Cloud, name: &str) -> bool {
+    registry_arm(cloud, name).is_some()
+}
+
+/// The ARM side of registry `name` (any case), if it exists.
+fn registry_arm(cloud: &Cloud, name: &str) -> Option<crate::registry::Arm> {
+    cloud
+        .resources()
+        .values()
+        .find(|r| r.kind == Kind::Registry && crate::kinds::name_of(&r.id).eq_ignore_ascii_case(name))
+        .map(|r| crate::registry::Arm {
+            admin_user_enabled: r.body.pointer("/properties/adminUserEnabled") == Some(&Value::Bool(true)),
+        })
+}
+
+/// Answers a request for a registry's login server.
+fn registry_request(shared: &Shared, request: &crate::registry::Request<'_>) -> Reply {
+    let arm = registry_arm(&lock(&shared.cloud), request.registry);
+    let entra_token = |token: &str| lock(&shared.tokens).contains(token);
+    let context = crate::registry::Context {
+        arm,
+        principal_secret: shared.config.client_secret.as_deref().unwrap_or(crate::principal::CLIENT_SECRET),
+        entra_token: &entra_token,
+    };
+    lock(&shared.registries).handle(request, &context)
+}
+
+/// Purges the content of the registries an ARM request removed (a delete's last poll, a
+/// resource group's delete).
+fn forget_removed_registries(shared: &Shared) {
+    let removed = std::mem::take(&mut lock(&shared.cloud).removed_registries);
+    if !removed.is_empty() {
+        let mut registries = lock(&shared.registries);
+        for name in removed {
+            registries.purge(&name);
+        }
     }
 }
 
@@ -301,12 +399,13 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     for (k, v) in &reply.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let body = match &reply.body {
-        Some(v) => {
+    let body = match reply.body {
+        Body::Json(v) => {
             builder = builder.header("content-type", "application/json; charset=utf-8");
-            Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+            Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
         }
-        None => Bytes::new(),
+        Body::Raw(bytes) => bytes,
+        Body::Empty => Bytes::new(),
     };
     builder.body(Full::new(body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
@@ -650,6 +749,12 @@ fn dispatch(shared: &Shared, ctx: &Ctx, target: Target) -> Reply {
             }
             let mut cloud = lock(&shared.cloud);
             match (kind, action.as_str()) {
+                (Kind::Registry, _) => match cloud.get(&id) {
+                    Some(r) => {
+                        Reply::json(200, crate::registry::admin_credentials(crate::kinds::name_of(&r.id)))
+                    }
+                    None => ArmError::not_found(kind, &id).into(),
+                },
                 (Kind::ManagedCluster, _) => match crate::workloads::user_credential(
                     &cloud,
                     &id,

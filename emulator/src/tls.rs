@@ -1,5 +1,6 @@
 //! HTTPS like the real ARM endpoint: a certificate authority and a server certificate for
-//! `localhost` and `127.0.0.1`.
+//! `localhost`, `127.0.0.1` and `*.azurecr.io` (every emulated registry's login server, which
+//! clients reach by connecting the name to the emulator's address).
 //!
 //! Design decision: never a fixed CA in the source tree. Without a data directory, a fresh CA
 //! is made at every start and its key stays in memory. With one, the CA is made once and kept
@@ -7,7 +8,8 @@
 //! it — the azure provider's `ca_certificate_file`, and the certificate authority data of every
 //! emulated cluster's kubeconfig — and those must stay true across restarts (a plan saved in
 //! one run is applied in the next). Clients trust it explicitly; nothing is added to the
-//! machine's trust store. The server's own key pair is new at every start.
+//! machine's trust store. The server's own key pair and certificate are new at every start, so a
+//! CA kept from an older run signs the names added since (the wildcard) without being remade.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -81,8 +83,8 @@ impl Tls {
         };
         let issuer = Issuer::new(params, ca_key);
 
-        let mut server =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).map_err(other)?;
+        let names = ["localhost", "127.0.0.1", "*.azurecr.io"].map(str::to_owned).to_vec();
+        let mut server = CertificateParams::new(names).map_err(other)?;
         server.distinguished_name.push(DnType::CommonName, "lanestack emulator");
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         server.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];

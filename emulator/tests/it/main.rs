@@ -8,6 +8,7 @@ mod builtins;
 mod custom;
 mod kube;
 mod malformed;
+mod registry;
 
 // The real API server of `lanestack-kube`'s tests (etcd + apiextensions-apiserver), which the
 // custom resource scenario holds the emulator to.

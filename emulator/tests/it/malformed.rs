@@ -119,3 +119,171 @@ fn malformed_writes_are_answered_never_failed() {
         assert_eq!(kube.get("/api/v1/namespaces/default").await.status, 200);
     });
 }
+
+/// A request to a registry: method, path (and query), headers, body.
+type Garbage = (&'static str, String, Vec<(&'static str, String)>, Vec<u8>);
+
+/// Garbage to a registry's login server — bad digests, names and references, manifests that are
+/// not JSON or not manifests, odd ranges, unknown uploads, bad Basic headers and forms — is
+/// refused with a 4xx in the distribution envelope, never a 5xx or a dropped connection.
+#[test]
+fn malformed_registry_requests_are_answered_never_failed() {
+    use super::registry::{Cloud, form};
+    rt().block_on(async {
+        let cloud = Cloud::start(EmulatorConfig::default()).await;
+        cloud.registry("laneslab", false).await;
+        let (http, base) = (cloud.client("laneslab"), cloud.base("laneslab"));
+        let scopes: Vec<(String, String)> = [
+            ("service", "laneslab.azurecr.io"),
+            ("scope", "repository:a:pull,push,delete"),
+            ("scope", "registry:catalog:*"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let token: Value = http
+            .get(format!("{base}/oauth2/token?{}", form(&scopes)))
+            .basic_auth(
+                lanestack_emulator::principal::CLIENT_ID,
+                Some(lanestack_emulator::principal::CLIENT_SECRET),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        let upload =
+            http.post(format!("{base}/v2/a/blobs/uploads/")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(upload.status(), 202);
+        let session = upload.headers()["location"].to_str().unwrap().to_owned();
+        let manifest = "application/vnd.oci.image.manifest.v1+json";
+        let index = "application/vnd.oci.image.index.v1+json";
+        let digest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        let bodies: Vec<Vec<u8>> = [
+            "",
+            "{",
+            "null",
+            "[]",
+            "7",
+            "{\"schemaVersion\":\"2\"}",
+            "{\"schemaVersion\":2}",
+            "{\"schemaVersion\":2,\"config\":[],\"layers\":{}}",
+            "{\"schemaVersion\":2,\"config\":{\"digest\":5},\"layers\":[7]}",
+            "{\"schemaVersion\":2,\"config\":{\"digest\":\"sha256:../../etc/passwd\"},\"layers\":[]}",
+            "{\"schemaVersion\":2,\"manifests\":[{\"digest\":null}]}",
+            "{\"schemaVersion\":2,\"mediaType\":[],\"manifests\":\"x\"}",
+            &deep,
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([b"\xff\xfe\x00".to_vec()])
+        .collect();
+        let mut requests: Vec<Garbage> = Vec::new();
+        for body in &bodies {
+            for (content_type, reference) in [
+                (manifest, "v1"),
+                (index, "v1"),
+                (manifest, digest),
+                ("text/plain", "v1"),
+                (manifest, "sha256:x"),
+            ] {
+                requests.push((
+                    "PUT",
+                    format!("/v2/a/manifests/{reference}"),
+                    vec![("content-type", content_type.to_owned())],
+                    body.clone(),
+                ));
+            }
+            for path in ["/oauth2/token", "/oauth2/exchange"] {
+                requests.push(("POST", path.to_owned(), vec![], body.clone()));
+            }
+        }
+        let odd_paths = [
+            "/v2/a/blobs/sha256:zz",
+            "/v2/a/blobs/sha256:",
+            "/v2/a/blobs/..%2F..%2Fetc",
+            "/v2/a/blobs/sha512:00",
+            "/v2/A/tags/list",
+            "/v2/a//b/tags/list",
+            "/v2/a/manifests/-x",
+            "/v2/a/manifests/%FF",
+            "/v2/a/tags/list?n=-1",
+            "/v2/a/tags/list?n=99999999999999999999999",
+            "/v2/a/tags/list?n=0&last=%FF",
+            "/v2/_catalog?n=x",
+            "/v2/a/blobs/uploads/not-an-upload",
+            "/v2/a/blobs/uploads/?digest=sha256:zz",
+            "/v2/a/blobs/uploads/?mount=x&from=..",
+            "/v2/a/blobs/uploads/?mount=%00&from=A",
+            "/v2/",
+            "/v2/a",
+            "/oauth2/token?scope=%%%&service=",
+        ];
+        for path in odd_paths {
+            for method in ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE", "OPTIONS"] {
+                requests.push((method, path.to_owned(), vec![], b"x".to_vec()));
+            }
+        }
+        for range in
+            ["", "x", "0-", "-1-5", "5-0", "0-18446744073709551615", "18446744073709551615-0", "1-1", "0-0"]
+        {
+            requests.push((
+                "PATCH",
+                session.clone(),
+                vec![("content-range", range.to_owned())],
+                b"ab".to_vec(),
+            ));
+        }
+        for query in ["", "?digest=", "?digest=sha256:zz", &format!("?digest={digest}")] {
+            requests.push(("PUT", format!("{session}{query}"), vec![], b"x".to_vec()));
+        }
+        for basic in [
+            "Basic",
+            "Basic !!!",
+            "Basic ",
+            "Basic Og==",
+            "Basic /w==",
+            "Bearer",
+            "Bearer ",
+            "basic dTpw dTpw",
+        ] {
+            requests.push((
+                "GET",
+                "/oauth2/token?service=laneslab.azurecr.io".to_owned(),
+                vec![("authorization", basic.to_owned())],
+                vec![],
+            ));
+        }
+        let mut answered = 0;
+        for (method, path, headers, body) in &requests {
+            let url = format!("{base}{path}");
+            let mut req = http.request(method.parse().unwrap(), &url).body(body.clone());
+            if !headers.iter().any(|(k, _)| *k == "authorization") {
+                req = req.bearer_auth(&token);
+            }
+            for (k, v) in headers {
+                req = req.header(*k, v);
+            }
+            let r = req.send().await.unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"));
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            assert!(
+                status < 500,
+                "{method} {path} {headers:?} with {:?}: {status} {text}",
+                String::from_utf8_lossy(body)
+            );
+            if status >= 400 && *method != "HEAD" {
+                let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                assert!(body["errors"][0]["code"].is_string(), "{method} {path}: {text}");
+            }
+            answered += 1;
+        }
+        assert_eq!(answered, requests.len());
+        // And the registry still works afterwards.
+        let r = http.get(format!("{base}/v2/")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    });
+}
