@@ -160,7 +160,11 @@ impl Target {
         let running = start_again(&data)
             .await
             .with_context(|| format!("could not start the emulator with its data in {}", data.display()))?;
-        let ca = running.ca_certificate_file().map(|f| f.display().to_string()).unwrap_or_default();
+        // Absolute: providers resolve relative paths against the stack, not the working directory.
+        let ca = running
+            .ca_certificate_file()
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf()).display().to_string())
+            .unwrap_or_default();
         *injection.provider(lanestack_azure::PROVIDER_NAME) = emulator_layers(&running.endpoint(), &ca);
         // Kubernetes objects go only to the local cloud's emulated clusters, never to the
         // cluster a kubeconfig or KUBECONFIG names.

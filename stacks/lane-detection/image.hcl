@@ -9,13 +9,16 @@ provider "image" {
   password = var.registry_password
 }
 
+# Paths are relative to this stack (the build runs here too, so Cargo reads CARGO_TARGET_DIR
+# the same way).
 locals {
-  source_root      = var.source_root != "" ? var.source_root : "${path.module}/../.."
+  source_root      = var.source_root != "" ? var.source_root : "../.."
   cargo_target_dir = var.cargo_target_dir != "" ? var.cargo_target_dir : "${local.source_root}/target"
   # Cargo's directory for a profile: dev builds go to debug/.
   trainer_binary = "${local.cargo_target_dir}/${var.trainer_cargo_profile == "dev" ? "debug" : var.trainer_cargo_profile}/lanestack-trainer"
   trainer_build = length(var.trainer_build_command) > 0 ? var.trainer_build_command : [
-    "cargo", "build", "--locked", "--profile", var.trainer_cargo_profile, "-p", "lanestack-trainer",
+    "cargo", "build", "--locked", "--manifest-path", "${local.source_root}/Cargo.toml",
+    "--profile", var.trainer_cargo_profile, "-p", "lanestack-trainer",
   ]
 }
 
@@ -25,9 +28,8 @@ resource "image_build" "trainer" {
   base       = var.trainer_base_image != "" ? var.trainer_base_image : null
 
   build {
-    command     = local.trainer_build
-    working_dir = local.source_root
-    env         = { CARGO_TARGET_DIR = local.cargo_target_dir }
+    command = local.trainer_build
+    env     = { CARGO_TARGET_DIR = local.cargo_target_dir }
     # What the trainer binary is made from: its crate and the workspace's manifest and lock.
     inputs = ["${local.source_root}/trainer", "${local.source_root}/Cargo.toml", "${local.source_root}/Cargo.lock"]
   }

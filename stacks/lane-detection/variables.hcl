@@ -79,19 +79,19 @@ variable "trainer_cargo_profile" {
 variable "trainer_build_command" {
   type        = list(string)
   default     = []
-  description = "The command that builds the trainer; empty: cargo build --locked --profile <trainer_cargo_profile> -p lanestack-trainer, in source_root."
+  description = "The command that builds the trainer into <cargo_target_dir>/<profile>/lanestack-trainer, run in this stack's directory; empty: cargo build --locked --manifest-path <source_root>/Cargo.toml --profile <trainer_cargo_profile> -p lanestack-trainer."
 }
 
 variable "source_root" {
   type        = string
   default     = ""
-  description = "The lanestack checkout the trainer is built from; empty: the one this stack is in."
+  description = "The lanestack checkout the trainer is built from (relative to this stack, or absolute); empty: the one this stack is in."
 }
 
 variable "cargo_target_dir" {
   type        = string
   default     = ""
-  description = "Cargo's target directory for the trainer's build (CARGO_TARGET_DIR); empty: target/ in source_root."
+  description = "Cargo's target directory for the trainer's build (CARGO_TARGET_DIR; relative to this stack, or absolute); empty: target/ in source_root."
 }
 
 variable "registry_username" {

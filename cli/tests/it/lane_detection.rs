@@ -19,7 +19,9 @@ fn platform() -> Stack {
     stack.set_env("LANESTACK_VAR_source_root", &source_root);
     stack.set_env(
         "LANESTACK_VAR_trainer_build_command",
-        r#"["sh", "-c", "mkdir -p target/release && cp trainer/src/main.rs target/release/lanestack-trainer"]"#,
+        &format!(
+            r#"["sh", "-c", "mkdir -p {source_root}/target/release && cp {source_root}/trainer/src/main.rs {source_root}/target/release/lanestack-trainer"]"#
+        ),
     );
     stack
 }
@@ -65,14 +67,30 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
     let plan = stack.run(&["plan", "--emulator"]);
     plan.ok()
         .stdout_has("~ image_build.trainer will be updated in place")
-        .stdout_has("kubernetes_manifest.data_job must be replaced")
-        .stdout_has("kubernetes_manifest.training must be replaced")
-        .stdout_has("Plan: 2 to add, 1 to change, 2 to destroy.");
+        .stdout_has("~ source_digest: \"sha256:")
+        .stdout_has("-/+ kubernetes_manifest.data_job will be replaced (a replacement trigger changed)")
+        .stdout_has("-/+ kubernetes_manifest.training will be replaced (a replacement trigger changed)")
+        .stdout_has("Plan: 0 to add, 1 to change, 2 to replace, 0 to destroy.");
     stack.run(&["apply", "--auto-approve", "--emulator"]).ok();
     let second = image();
-    assert!(second.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:") && second != first, "{second}");
-    let state = stack.run(&["state", "show", "kubernetes_manifest.training"]);
-    state.ok().stdout_has(&second);
+    assert!(
+        second.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:") && second != first,
+        "{second}"
+    );
+    // The new jobs run the new image (state records the manifests as applied).
+    let state: serde_json::Value = serde_json::from_str(&stack.read(".lanestack/state.json")).unwrap();
+    let manifest = |address: &str| {
+        let resources = state["resources"].as_array().unwrap();
+        let resource = resources.iter().find(|r| r["address"] == address).unwrap();
+        resource["attributes"]["manifest"].as_str().unwrap().to_owned()
+    };
+    for job in ["kubernetes_manifest.data_job", "kubernetes_manifest.training"] {
+        let manifest = manifest(job);
+        assert!(
+            manifest.contains(&format!("image: {second}")) && !manifest.contains(&first),
+            "{job}: {manifest}"
+        );
+    }
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
 
     let destroy = stack.run(&["destroy", "--auto-approve", "--emulator"]);
