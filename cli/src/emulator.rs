@@ -154,6 +154,7 @@ impl Target {
         let mut injection = Injection::none();
         if !emulator {
             *injection.provider(lanestack_azure::PROVIDER_NAME) = injected::azure_from_env();
+            *injection.provider(lanestack_image::PROVIDER_NAME) = injected::image_from_env();
             return Ok(Target { _running: None, injection });
         }
         let data = data_dir(stack_dir);
@@ -181,6 +182,8 @@ impl Target {
             ("ca_certificate_file", ca),
             ("username", principal::CLIENT_ID.to_owned()),
             ("password", principal::CLIENT_SECRET.to_owned()),
+            // Docker's credentials are for real registries: never sent to the local cloud.
+            ("docker_config_file", String::new()),
         ] {
             image.overrides.insert(attr.into(), value);
         }

@@ -81,6 +81,23 @@ impl Injection {
     }
 }
 
+/// The image provider's inputs from the environment: Docker's configuration file, where
+/// `docker login` and `az acr login` keep registry credentials (`$DOCKER_CONFIG/config.json`,
+/// else `~/.docker/config.json`), when there is one.
+pub fn image_from_env() -> Layers {
+    let mut layers = Layers::default();
+    let dir = match std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        Some(dir) => Some(std::path::PathBuf::from(dir)),
+        None => std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| std::path::PathBuf::from(h).join(".docker")),
+    };
+    if let Some(file) = dir.map(|d| d.join("config.json")).filter(|f| f.is_file()) {
+        layers.defaults.insert("docker_config_file".to_owned(), file.display().to_string());
+    }
+    layers
+}
+
 /// The azure provider's inputs from the environment, as the Azure SDKs and CLI read them.
 pub fn azure_from_env() -> Layers {
     let mut layers = Layers::default();

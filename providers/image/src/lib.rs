@@ -10,11 +10,14 @@
 //! jobs run) are known after apply, so whatever uses the image is planned to change with it.
 //!
 //! Configuration, in the `provider "image"` block: `registry_auth` blocks (`address`, a host or
-//! `*.domain`, `username`, `password`), `username`/`password` for any other registry,
+//! `*.domain`, `username`, `password`), then Docker's configuration file (`docker_config_file`:
+//! `docker login`'s and `az acr login`'s credentials and credential helpers), then
+//! `username`/`password` for any other registry,
 //! `connect_to` (every registry's connections go to this address, their names kept for TLS and
 //! `Host`: the local cloud's registries) and `ca_certificate_file`.
 
 pub mod build;
+pub mod docker_config;
 pub mod layer;
 pub mod oci;
 pub mod reference;
@@ -88,6 +91,13 @@ impl ImageProvider {
                     ),
                 )
                 .attr(
+                    "docker_config_file",
+                    Attribute::optional(s()).describe(
+                        "Docker's configuration file, for the credentials `docker login` and `az acr login` \
+                         keep (the CLI sets ~/.docker/config.json or $DOCKER_CONFIG's when it exists; empty: none).",
+                    ),
+                )
+                .attr(
                     "ca_certificate_file",
                     Attribute::optional(s())
                         .describe("Trust the CAs in this PEM file only, instead of the system's."),
@@ -135,6 +145,16 @@ impl ImageProvider {
                 .and_then(|mut a| a.next())
                 .ok_or_else(|| invalid(format!("connect_to {addr:?} is not a host:port that resolves")))?;
             settings.connect_to = Some(resolved);
+        }
+        if let Some(file) = text(config, "docker_config_file") {
+            let path = self.base_dir.join(&file);
+            let docker = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| crate::docker_config::DockerConfig::parse(&text))
+                .map_err(|e| {
+                    invalid(format!("cannot read Docker's configuration file {}: {e}", path.display()))
+                })?;
+            settings.docker = Some(docker);
         }
         if let Some(file) = text(config, "ca_certificate_file") {
             let path = self.base_dir.join(&file);

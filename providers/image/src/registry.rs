@@ -21,6 +21,7 @@ use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use tokio::sync::Mutex;
 
+use crate::docker_config::DockerConfig;
 use crate::layer::sha256;
 
 /// The manifest media types this client asks for and understands.
@@ -89,15 +90,26 @@ pub struct Settings {
     pub connect_to: Option<SocketAddr>,
     /// PEM certificates: trust these CAs only, instead of the system's.
     pub ca_pem: Option<Vec<u8>>,
+    /// Docker's configuration file (`docker login`, `az acr login`), consulted after `auth`.
+    pub docker: Option<DockerConfig>,
 }
 
 impl Settings {
-    fn credentials(&self, host: &str) -> Option<&Credentials> {
-        self.auth
-            .iter()
-            .find(|a| a.matches(host))
-            .map(|a| &a.credentials)
-            .or(self.default_credentials.as_ref())
+    /// The credentials for `host`: its `auth` entry, else Docker's configuration's, else the
+    /// default ones.
+    async fn credentials(&self, host: &str) -> Result<Option<Credentials>, RegistryError> {
+        if let Some(entry) = self.auth.iter().find(|a| a.matches(host)) {
+            return Ok(Some(entry.credentials.clone()));
+        }
+        if let Some(docker) = &self.docker
+            && let Some(found) = docker
+                .credentials(host)
+                .await
+                .map_err(|e| error(ErrorKind::Unauthorized, format!("Docker's configuration file: {e}")))?
+        {
+            return Ok(Some(found));
+        }
+        Ok(self.default_credentials.clone())
     }
 }
 
@@ -290,7 +302,7 @@ impl Client {
         challenge: Option<Challenge>,
         scopes: &[Scope],
     ) -> Result<Option<Auth>, RegistryError> {
-        let credentials = self.settings.credentials(host).cloned();
+        let credentials = self.settings.credentials(host).await?;
         match challenge {
             Some(Challenge::Basic) => Ok(credentials.map(Auth::Basic)),
             Some(Challenge::Bearer { realm, service, scope }) => {
@@ -805,8 +817,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn credentials_match_hosts_and_domains() {
+    #[tokio::test(flavor = "current_thread")]
+    async fn credentials_match_hosts_and_domains() {
         let creds = |u: &str| Credentials { username: u.into(), password: "p".into() };
         let settings = Settings {
             auth: vec![
@@ -816,11 +828,15 @@ mod tests {
             default_credentials: Some(creds("default")),
             ..Settings::default()
         };
-        let who = |host: &str| settings.credentials(host).map(|c| c.username.clone());
-        assert_eq!(who("LANES.azurecr.io").as_deref(), Some("exact"));
-        assert_eq!(who("other.azurecr.io").as_deref(), Some("domain"));
-        assert_eq!(who("azurecr.io").as_deref(), Some("default"));
-        assert_eq!(who("evilazurecr.io").as_deref(), Some("default"));
+        let mut settings = settings;
+        let docker = r#"{"auths": {"docker.example": {"identitytoken": "t"}, "lanes.azurecr.io": {"identitytoken": "t"}}}"#;
+        settings.docker = Some(DockerConfig::parse(docker).unwrap());
+        let who = async |host: &str| settings.credentials(host).await.unwrap().map(|c| c.username);
+        assert_eq!(who("LANES.azurecr.io").await.as_deref(), Some("exact"));
+        assert_eq!(who("other.azurecr.io").await.as_deref(), Some("domain"));
+        assert_eq!(who("docker.example").await.as_deref(), Some("00000000-0000-0000-0000-000000000000"));
+        assert_eq!(who("azurecr.io").await.as_deref(), Some("default"));
+        assert_eq!(who("evilazurecr.io").await.as_deref(), Some("default"));
         assert!(!format!("{:?}", creds("u")).contains("\"p\""));
     }
 

@@ -1,7 +1,9 @@
 //! The image provider against a real registry: Debian's `docker-registry` (Docker's
 //! `distribution`, the reference implementation of the OCI distribution API), started on
-//! loopback for each test.
+//! loopback for each test; and against the local cloud's Azure Container Registry, for ACR's
+//! authentication.
 
+mod acr;
 mod builds;
 
 use std::net::TcpListener;
