@@ -138,7 +138,7 @@ async fn a_service_principal_or_an_identity_token_pushes_to_acr_and_a_wrong_secr
     // The pushes went to the registry by name, through ACR's token endpoint.
     let log = cloud.emulator.requests();
     assert!(log.iter().any(|e| e.path == "/oauth2/token" && e.status == 200));
-    assert!(log.iter().any(|e| e.path == format!("/v2/lanes/trainer/manifests/sp") && e.status == 201));
+    assert!(log.iter().any(|e| e.path == "/v2/lanes/trainer/manifests/sp" && e.status == 201));
 
     // `az acr login`'s identity token, from Docker's configuration file.
     let docker = root.join("config.json");
