@@ -8,7 +8,8 @@
 //!
 //! With `--azure-subnets N` it runs [`azure`] instead: N subnets applied against the ARM
 //! emulator under ARM's throttling budgets; with `--kube-secrets N`, [`kube`]: N Secrets
-//! applied into an emulated AKS cluster, and a no-op plan of them.
+//! applied into an emulated AKS cluster, and a no-op plan of them; with `--image-mb N`,
+//! [`image`]: an image of an N MB layer built and pushed into an emulated container registry.
 //!
 //! Exit status: 1 when a command failed or the no-op plan was not a no-op; missed time or memory
 //! targets are reported in the table and the JSON, not in the exit status, because timings
@@ -17,6 +18,7 @@
 #![deny(unsafe_code)]
 
 mod azure;
+mod image;
 mod kube;
 mod measure;
 mod stack;
@@ -47,6 +49,11 @@ struct Args {
     /// kubernetes provider, then plan again; time both and count the API requests.
     #[arg(long, value_name = "N")]
     kube_secrets: Option<usize>,
+
+    /// Instead of the sizes: build and push an image of one layer of this many MB into an
+    /// emulated container registry, plan again, and rebuild it after a one-byte change.
+    #[arg(long, value_name = "N")]
+    image_mb: Option<usize>,
 
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
@@ -158,6 +165,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(n) = args.kube_secrets {
         return kube::run(&lanestack, n);
+    }
+    if let Some(mb) = args.image_mb {
+        return image::run(&lanestack, mb);
     }
 
     let mut rows = Vec::new();

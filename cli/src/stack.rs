@@ -35,7 +35,7 @@ pub struct Ready {
 pub fn providers(dir: &Path, injection: &Injection) -> Providers {
     Providers::new()
         .with(injection.wrap(Arc::new(BuiltinProvider::new(dir.to_path_buf()))))
-        .with(injection.wrap(Arc::new(AzureProvider::new())))
+        .with(injection.wrap(Arc::new(AzureProvider::new().with_base_dir(dir))))
         .with(injection.wrap(Arc::new(KubernetesProvider::new(dir.to_path_buf(), kube_ambient()))))
         .with(injection.wrap(Arc::new(ImageProvider::new(dir.to_path_buf()))))
 }

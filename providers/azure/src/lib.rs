@@ -66,6 +66,8 @@ pub struct AzureProvider {
     retry: RetryPolicy,
     /// The `PATH` the Azure CLI is looked up on; `None` inherits the process's.
     cli_search_path: Option<std::ffi::OsString>,
+    /// What a relative `ca_certificate_file` is relative to: the stack directory.
+    base_dir: std::path::PathBuf,
     configured: RwLock<Option<Arc<Configured>>>,
 }
 
@@ -171,7 +173,21 @@ impl AzureProvider {
             blocks.push((t, s.block.clone()));
             schema.resources.insert(t.name().to_owned(), s);
         }
-        AzureProvider { schema, blocks, retry, cli_search_path: None, configured: RwLock::new(None) }
+        AzureProvider {
+            schema,
+            blocks,
+            retry,
+            cli_search_path: None,
+            base_dir: std::path::PathBuf::from("."),
+            configured: RwLock::new(None),
+        }
+    }
+
+    /// Resolves a relative `ca_certificate_file` against `dir` (the stack directory), as every
+    /// provider does with the paths a stack gives, rather than against the working directory.
+    pub fn with_base_dir(mut self, dir: impl Into<std::path::PathBuf>) -> AzureProvider {
+        self.base_dir = dir.into();
+        self
     }
 
     /// Looks `az` up on this `PATH` instead of the process's. For tests, which put a fake
@@ -466,7 +482,7 @@ impl Provider for AzureProvider {
             let endpoint = get("endpoint").unwrap_or_else(|| PUBLIC_ENDPOINT.to_owned());
             let ca = match get("ca_certificate_file") {
                 None => None,
-                Some(file) => Some(std::fs::read(&file).map_err(|e| {
+                Some(file) => Some(std::fs::read(self.base_dir.join(&file)).map_err(|e| {
                     ProviderError::new(
                         ErrorKind::Invalid,
                         format!("could not read ca_certificate_file {file}: {e}"),

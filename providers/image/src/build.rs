@@ -372,8 +372,8 @@ pub async fn apply(base_dir: &Path, client: &Client, planned: &Value) -> Result<
         user: text(planned, "user"),
         labels: string_map(planned, "labels"),
     };
-    let added: Vec<Added<'_>> =
-        packed.iter().map(|(layer, created_by)| Added { layer, created_by: created_by.clone() }).collect();
+    let added: Vec<Added> =
+        packed.iter().map(|(layer, created_by)| Added::of(layer, created_by.clone())).collect();
     let image = oci::assemble(base.as_ref().map(|(b, _)| b), &added, &settings, &platform);
 
     // Blobs first (the base's, ours, the configuration), then the manifest that names them.
@@ -384,7 +384,7 @@ pub async fn apply(base_dir: &Path, client: &Client, planned: &Value) -> Result<
         }
     }
     for (layer, _) in packed {
-        client.push_blob(&host, &repo, &layer.digest, Bytes::from(layer.blob)).await?;
+        client.push_blob_file(&host, &repo, &layer.digest, layer.size, layer.file).await?;
     }
     let config = Bytes::from(image.config);
     client.push_blob(&host, &repo, &layer::sha256(&config), config).await?;
@@ -443,8 +443,9 @@ async fn copy_blob(
     if base.api_host() == host && client.mount_blob(host, repo, digest, &base.repository).await? {
         return Ok(());
     }
-    let bytes = client.blob(base.api_host(), &base.repository, digest).await?;
-    client.push_blob(host, repo, digest, bytes).await?;
+    // Through a temporary file: a base layer may be gigabytes (CUDA's runtime).
+    let (file, size) = client.blob_to_file(base.api_host(), &base.repository, digest).await?;
+    client.push_blob_file(host, repo, digest, size, file).await?;
     Ok(())
 }
 

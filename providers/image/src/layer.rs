@@ -26,11 +26,14 @@ pub struct LayerSpec {
     pub mode: Option<u32>,
 }
 
-/// A packed layer.
-#[derive(Clone, Debug)]
+/// A packed layer. The compressed archive is in an anonymous temporary file (gone when the
+/// layer is dropped): a layer of hundreds of MB is never held in memory.
+#[derive(Debug)]
 pub struct Layer {
-    /// The compressed archive, as pushed.
-    pub blob: Vec<u8>,
+    /// The compressed archive, as pushed, positioned at its start.
+    pub file: std::fs::File,
+    /// Its size in bytes.
+    pub size: u64,
     /// `sha256:` of the compressed archive: the blob's digest in the manifest.
     pub digest: String,
     /// `sha256:` of the uncompressed archive: the layer's `diff_id` in the image config.
@@ -58,8 +61,10 @@ pub fn pack(spec: &LayerSpec) -> io::Result<Layer> {
             format!("the target {:?} must be an absolute path without '.' or '..' components", spec.target),
         ));
     }
-    let compressed = Hashing::new(Vec::new());
-    let gzip = flate2::GzBuilder::new().mtime(0).write(compressed, Compression::default());
+    let compressed = Hashing::new(Counting { inner: io::BufWriter::new(tempfile::tempfile()?), written: 0 });
+    // The fastest level, as go-containerregistry (ko, crane) chooses: about 2.5 times faster
+    // than the default level for about 13% more bytes on a binary.
+    let gzip = flate2::GzBuilder::new().mtime(0).write(compressed, Compression::fast());
     let mut tar = tar::Builder::new(Hashing::new(gzip));
     tar.follow_symlinks(false);
     // The target's parent directories, then the source's entries.
@@ -78,15 +83,46 @@ pub fn pack(spec: &LayerSpec) -> io::Result<Layer> {
         }
     } else {
         // A file (a symbolic link given as the source is followed: its file is what was meant).
-        let content = std::fs::read(&spec.source).map_err(|e| named(&spec.source, e))?;
         let mode = spec.mode.unwrap_or_else(|| normal_mode(metadata.permissions().mode()));
-        append_file(&mut tar, target, &content, mode)?;
+        append_file(&mut tar, target, &spec.source, mode)?;
     }
     let tar_hashing = tar.into_inner()?;
     let (gzip, diff_id) = tar_hashing.finish();
     let compressed = gzip.finish()?;
-    let (blob, digest) = compressed.finish();
-    Ok(Layer { blob, digest, diff_id })
+    let (counting, digest) = compressed.finish();
+    let size = counting.written;
+    let mut file = counting.inner.into_inner().map_err(io::IntoInnerError::into_error)?;
+    io::Seek::rewind(&mut file)?;
+    Ok(Layer { file, size, digest, diff_id })
+}
+
+impl Layer {
+    /// The compressed archive's bytes (for tests and small layers).
+    pub fn bytes(&self) -> io::Result<Vec<u8>> {
+        let mut file = self.file.try_clone()?;
+        io::Seek::rewind(&mut file)?;
+        let mut out = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+        io::Read::read_to_end(&mut file, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A writer that counts what passes through it.
+struct Counting<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// 0755 when any execute bit is set, else 0644.
@@ -110,9 +146,38 @@ fn append_dir<W: Write>(tar: &mut tar::Builder<W>, path: &str) -> io::Result<()>
     tar.append_data(&mut header, path, io::empty())
 }
 
-fn append_file<W: Write>(tar: &mut tar::Builder<W>, path: &str, content: &[u8], mode: u32) -> io::Result<()> {
-    let mut header = header(tar::EntryType::Regular, mode, content.len() as u64);
-    tar.append_data(&mut header, path, content)
+/// Appends the file at `source`, streamed (a large file is never held in memory).
+fn append_file<W: Write>(tar: &mut tar::Builder<W>, path: &str, source: &Path, mode: u32) -> io::Result<()> {
+    let file = std::fs::File::open(source).map_err(|e| named(source, e))?;
+    let size = file.metadata().map_err(|e| named(source, e))?.len();
+    let mut header = header(tar::EntryType::Regular, mode, size);
+    tar.append_data(&mut header, path, Exact { inner: file, left: size, path: source })
+}
+
+/// Reads exactly `left` bytes, failing if the file ends sooner (it changed while being read: an
+/// archive whose header says otherwise would be corrupt).
+struct Exact<'a, R> {
+    inner: R,
+    left: u64,
+    path: &'a Path,
+}
+
+impl<R: io::Read> io::Read for Exact<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("{}: the file got shorter while it was read", self.path.display()),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 fn append_entry<W: Write>(
@@ -130,8 +195,7 @@ fn append_entry<W: Write>(
     if metadata.is_dir() {
         return append_dir(tar, &format!("{path}/"));
     }
-    let content = std::fs::read(source).map_err(|e| named(source, e))?;
-    append_file(tar, path, &content, mode.unwrap_or_else(|| normal_mode(metadata.permissions().mode())))
+    append_file(tar, path, source, mode.unwrap_or_else(|| normal_mode(metadata.permissions().mode())))
 }
 
 /// The entries under `root`, depth first, in byte order of their relative paths (`a/b`), with
@@ -200,12 +264,14 @@ fn hash_entry(hasher: &mut Sha256, relative: &str, path: &Path) -> io::Result<()
     } else if metadata.is_dir() {
         hasher.update(b"d");
     } else {
-        // A followed link or a file: its content.
-        let content = std::fs::read(path).map_err(|e| named(path, e))?;
-        let exec = std::fs::metadata(path).map_err(|e| named(path, e))?.permissions().mode() & 0o111 != 0;
+        // A followed link or a file: its content, streamed.
+        let file = std::fs::File::open(path).map_err(|e| named(path, e))?;
+        let metadata = file.metadata().map_err(|e| named(path, e))?;
+        let exec = metadata.permissions().mode() & 0o111 != 0;
         hasher.update(if exec { b"x" } else { b"f" });
-        hasher.update((content.len() as u64).to_le_bytes());
-        hasher.update(&content);
+        hasher.update(metadata.len().to_le_bytes());
+        let mut exact = Exact { inner: file, left: metadata.len(), path };
+        io::copy(&mut exact, hasher).map_err(|e| named(path, e))?;
     }
     hasher.update([0]);
     Ok(())
@@ -251,7 +317,8 @@ mod tests {
     use super::*;
 
     fn entries(layer: &Layer) -> Vec<(String, u32, u64, Vec<u8>)> {
-        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&layer.blob[..]));
+        let blob = layer.bytes().unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&blob[..]));
         let mut out = Vec::new();
         for entry in tar.entries().unwrap() {
             let mut entry = entry.unwrap();
@@ -296,9 +363,11 @@ mod tests {
             ]
             .map(|(p, m, s): (String, u32, u64)| (p, m, s))
         );
-        assert!(layer.digest.starts_with("sha256:") && layer.digest == sha256(&layer.blob));
+        let blob = layer.bytes().unwrap();
+        assert!(layer.digest.starts_with("sha256:") && layer.digest == sha256(&blob));
+        assert_eq!(layer.size, blob.len() as u64);
         let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(&layer.blob[..]).read_to_end(&mut raw).unwrap();
+        flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut raw).unwrap();
         assert_eq!(layer.diff_id, sha256(&raw));
     }
 

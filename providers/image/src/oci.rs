@@ -145,12 +145,23 @@ impl Base {
     }
 }
 
-/// One added layer and how it is described in the image's history.
-pub struct Added<'a> {
-    /// The packed layer.
-    pub layer: &'a Layer,
+/// One added layer, as the manifest and the configuration describe it.
+pub struct Added {
+    /// `sha256:` of the compressed archive.
+    pub digest: String,
+    /// `sha256:` of the uncompressed archive.
+    pub diff_id: String,
+    /// The compressed archive's size.
+    pub size: u64,
     /// `created_by` in the history (what the stack wrote, never a local absolute path).
     pub created_by: String,
+}
+
+impl Added {
+    /// A packed layer with its history line.
+    pub fn of(layer: &Layer, created_by: String) -> Added {
+        Added { digest: layer.digest.clone(), diff_id: layer.diff_id.clone(), size: layer.size, created_by }
+    }
 }
 
 /// An assembled image: the configuration and manifest blobs.
@@ -164,12 +175,7 @@ pub struct Assembled {
 }
 
 /// The image: `base` (or nothing) with `added` on top and `settings` applied.
-pub fn assemble(
-    base: Option<&Base>,
-    added: &[Added<'_>],
-    settings: &Settings,
-    platform: &Platform,
-) -> Assembled {
+pub fn assemble(base: Option<&Base>, added: &[Added], settings: &Settings, platform: &Platform) -> Assembled {
     let docker = base.is_some_and(|b| b.media_type == DOCKER_MANIFEST);
     let (manifest_type, config_type, layer_type) = if docker {
         (
@@ -209,7 +215,7 @@ pub fn assemble(
         }
     }
     for added in added {
-        diff_ids.push(json!(added.layer.diff_id));
+        diff_ids.push(json!(added.diff_id));
         history.push(json!({ "created_by": added.created_by }));
     }
     config["rootfs"] = json!({ "type": "layers", "diff_ids": diff_ids });
@@ -218,9 +224,7 @@ pub fn assemble(
 
     let mut layers: Vec<Json> = base.map(|b| b.layers.clone()).unwrap_or_default();
     for added in added {
-        layers.push(
-            json!({ "mediaType": layer_type, "digest": added.layer.digest, "size": added.layer.blob.len() }),
-        );
+        layers.push(json!({ "mediaType": layer_type, "digest": added.digest, "size": added.size }));
     }
     let manifest = json!({
         "schemaVersion": 2,
@@ -282,11 +286,12 @@ mod tests {
 
     use super::*;
 
-    fn layer(content: &[u8]) -> Layer {
-        Layer {
-            blob: content.to_vec(),
+    fn layer(content: &[u8], created_by: &str) -> Added {
+        Added {
             digest: sha256(content),
             diff_id: sha256(&[content, b"raw"].concat()),
+            size: content.len() as u64,
+            created_by: created_by.to_owned(),
         }
     }
 
@@ -296,8 +301,8 @@ mod tests {
 
     #[test]
     fn an_image_from_scratch_is_oci_and_reproducible() {
-        let l = layer(b"one");
-        let added = [Added { layer: &l, created_by: "lanestack: /app from ./app".into() }];
+        let added = [layer(b"one", "lanestack: /app from ./app")];
+        let l = &added[0];
         let settings = Settings { entrypoint: Some(vec!["/app/run".into()]), ..Settings::default() };
         let a = assemble(None, &added, &settings, &amd64());
         let b = assemble(None, &added, &settings, &amd64());
@@ -330,7 +335,8 @@ mod tests {
         let bytes = Bytes::from(serde_json::to_vec(&manifest).unwrap());
         let base_manifest = Manifest { digest: sha256(&bytes), bytes, media_type: DOCKER_MANIFEST.into() };
         let base = Base::new(&base_manifest, &serde_json::to_vec(&base_config).unwrap()).unwrap();
-        let l = layer(b"two");
+        let added = [layer(b"two", "x")];
+        let l = &added[0];
         let settings = Settings {
             entrypoint: Some(vec!["/bin/trainer".into()]),
             env: BTreeMap::from([("LANG".into(), "C.UTF-8".into()), ("RUST_LOG".into(), "info".into())]),
@@ -338,7 +344,7 @@ mod tests {
             user: Some("1000".into()),
             ..Settings::default()
         };
-        let out = assemble(Some(&base), &[Added { layer: &l, created_by: "x".into() }], &settings, &amd64());
+        let out = assemble(Some(&base), &added, &settings, &amd64());
         assert_eq!(out.media_type, DOCKER_MANIFEST);
         let m: Json = serde_json::from_slice(&out.manifest).unwrap();
         assert_eq!(m["layers"].as_array().unwrap().len(), 2);

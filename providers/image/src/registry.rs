@@ -79,7 +79,7 @@ impl RegistryAuth {
 }
 
 /// How to reach and authenticate to registries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// Credentials by registry, the first match wins.
     pub auth: Vec<RegistryAuth>,
@@ -92,6 +92,24 @@ pub struct Settings {
     pub ca_pem: Option<Vec<u8>>,
     /// Docker's configuration file (`docker login`, `az acr login`), consulted after `auth`.
     pub docker: Option<DockerConfig>,
+    /// The largest request body of a blob upload: bigger blobs go in chunks of this size.
+    pub chunk_size: usize,
+}
+
+/// The default [`Settings::chunk_size`]: 16 MiB.
+pub const CHUNK_SIZE: usize = 16 << 20;
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            auth: Vec::new(),
+            default_credentials: None,
+            connect_to: None,
+            ca_pem: None,
+            docker: None,
+            chunk_size: CHUNK_SIZE,
+        }
+    }
 }
 
 impl Settings {
@@ -187,6 +205,7 @@ struct Call<'a> {
     target: &'a str,
     accept: Option<&'a str>,
     content_type: Option<&'a str>,
+    content_range: Option<&'a str>,
     body: Option<Bytes>,
     scopes: Vec<Scope>,
 }
@@ -253,6 +272,9 @@ impl Client {
             }
             if let Some(content_type) = call.content_type {
                 request = request.header("Content-Type", content_type);
+            }
+            if let Some(range) = call.content_range {
+                request = request.header("Content-Range", range);
             }
             if let Some(body) = &call.body {
                 request = request.body(body.clone());
@@ -427,6 +449,7 @@ impl Client {
             target: &target,
             accept: Some(ACCEPT_MANIFESTS),
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::pull(repository)],
         };
@@ -462,6 +485,7 @@ impl Client {
             target: &target,
             accept: Some(ACCEPT_MANIFESTS),
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::pull(repository)],
         };
@@ -492,6 +516,7 @@ impl Client {
             target: &target,
             accept: None,
             content_type: Some(media_type),
+            content_range: None,
             body: Some(bytes),
             scopes: vec![Scope::push(repository)],
         };
@@ -520,6 +545,7 @@ impl Client {
             target: &target,
             accept: None,
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::delete(repository)],
         };
@@ -541,6 +567,7 @@ impl Client {
             target: &target,
             accept: None,
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::pull(repository)],
         };
@@ -556,6 +583,7 @@ impl Client {
             target: &target,
             accept: None,
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::pull(repository)],
         };
@@ -585,6 +613,7 @@ impl Client {
             target: &target,
             accept: None,
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::push(repository), Scope::pull(from)],
         };
@@ -599,6 +628,7 @@ impl Client {
                 target: &location,
                 accept: None,
                 content_type: None,
+                content_range: None,
                 body: None,
                 scopes: vec![Scope::push(repository)],
             };
@@ -619,22 +649,163 @@ impl Client {
         if self.blob_exists(host, repository, digest).await? {
             return Ok(false);
         }
+        let location = self.start_upload(host, repository).await?;
+        self.finish_upload(host, repository, &location, digest, Some(bytes)).await?;
+        Ok(true)
+    }
+
+    /// Uploads the `size` bytes of `file` (from its start) as the blob `digest` of
+    /// `repository` unless it is there already, in chunks of [`Settings::chunk_size`] (one
+    /// request with the whole blob when it is no larger): memory stays bounded whatever the
+    /// blob's size. Returns whether bytes were sent.
+    pub async fn push_blob_file(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+        size: u64,
+        file: std::fs::File,
+    ) -> Result<bool, RegistryError> {
+        use tokio::io::AsyncReadExt as _;
+        if self.blob_exists(host, repository, digest).await? {
+            return Ok(false);
+        }
+        let chunk = self.settings.chunk_size.max(1);
+        let mut file = tokio::fs::File::from_std(file);
+        let unreadable =
+            |e: std::io::Error| error(ErrorKind::Failed, format!("cannot read the blob {digest}: {e}"));
+        let mut location = self.start_upload(host, repository).await?;
+        if size <= chunk as u64 {
+            let mut all = Vec::with_capacity(usize::try_from(size).unwrap_or(chunk));
+            file.read_to_end(&mut all).await.map_err(unreadable)?;
+            if all.len() as u64 != size {
+                return Err(error(
+                    ErrorKind::Failed,
+                    format!("the blob {digest} changed while it was uploaded"),
+                ));
+            }
+            self.finish_upload(host, repository, &location, digest, Some(Bytes::from(all))).await?;
+            return Ok(true);
+        }
+        let mut sent: u64 = 0;
+        loop {
+            // A new buffer each time, handed to the request without a copy: one chunk in memory.
+            let mut buffer = vec![0u8; chunk];
+            let mut filled = 0;
+            while filled < chunk {
+                let n = file.read(&mut buffer[filled..]).await.map_err(unreadable)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            buffer.truncate(filled);
+            // distribution's form of the header: first-last, inclusive, no unit.
+            let range = format!("{}-{}", sent, sent + filled as u64 - 1);
+            let call = Call {
+                method: Method::PATCH,
+                target: &location,
+                accept: None,
+                content_type: Some("application/octet-stream"),
+                content_range: Some(&range),
+                body: Some(Bytes::from(buffer)),
+                scopes: vec![Scope::push(repository)],
+            };
+            let response = self.expect(host, call, &[StatusCode::ACCEPTED]).await?;
+            sent += filled as u64;
+            if let Some(next) = header(&response, "location") {
+                location = next;
+            }
+        }
+        if sent != size {
+            return Err(error(
+                ErrorKind::Failed,
+                format!("the blob {digest} changed while it was uploaded ({sent} bytes, not {size})"),
+            ));
+        }
+        self.finish_upload(host, repository, &location, digest, None).await?;
+        Ok(true)
+    }
+
+    /// Downloads the blob `digest` of `repository` into an anonymous temporary file, checking
+    /// its digest; returns the file (at its start) and its size. Memory stays bounded.
+    pub async fn blob_to_file(
+        &self,
+        host: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Result<(std::fs::File, u64), RegistryError> {
+        use sha2::Digest as _;
+        use tokio::io::AsyncWriteExt as _;
+        let target = format!("/v2/{repository}/blobs/{digest}");
+        let call = Call {
+            method: Method::GET,
+            target: &target,
+            accept: None,
+            content_type: None,
+            content_range: None,
+            body: None,
+            scopes: vec![Scope::pull(repository)],
+        };
+        let mut response = self.expect(host, call, &[StatusCode::OK]).await?;
+        let local =
+            |e: std::io::Error| error(ErrorKind::Failed, format!("cannot keep the blob {digest}: {e}"));
+        let mut file = tokio::fs::File::from_std(tempfile::tempfile().map_err(local)?);
+        let mut hasher = sha2::Sha256::new();
+        let mut size: u64 = 0;
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport(&Method::GET, &target, &e))? {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(local)?;
+        }
+        let got =
+            format!("sha256:{}", hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>());
+        if got != digest {
+            return Err(error(
+                ErrorKind::Failed,
+                format!("the registry {host} served blob {digest} of {repository} with other content"),
+            ));
+        }
+        file.flush().await.map_err(local)?;
+        let mut file = file.into_std().await;
+        std::io::Seek::rewind(&mut file).map_err(local)?;
+        Ok((file, size))
+    }
+
+    /// Opens an upload session; returns its location.
+    async fn start_upload(&self, host: &str, repository: &str) -> Result<String, RegistryError> {
         let start = format!("/v2/{repository}/blobs/uploads/");
+
         let call = Call {
             method: Method::POST,
             target: &start,
             accept: None,
             content_type: None,
+            content_range: None,
             body: None,
             scopes: vec![Scope::push(repository)],
         };
         let response = self.expect(host, call, &[StatusCode::ACCEPTED]).await?;
-        let location = header(&response, "location").ok_or_else(|| {
+        header(&response, "location").ok_or_else(|| {
             error(
                 ErrorKind::Failed,
                 format!("the registry {host} opened an upload for {repository} without a Location"),
             )
-        })?;
+        })
+    }
+
+    /// Closes the upload at `location` as the blob `digest`, with `last` as its last bytes.
+    async fn finish_upload(
+        &self,
+        host: &str,
+        repository: &str,
+        location: &str,
+        digest: &str,
+        last: Option<Bytes>,
+    ) -> Result<(), RegistryError> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let target = format!("{location}{separator}digest={digest}");
         let call = Call {
@@ -642,11 +813,12 @@ impl Client {
             target: &target,
             accept: None,
             content_type: Some("application/octet-stream"),
-            body: Some(bytes),
+            content_range: None,
+            body: last,
             scopes: vec![Scope::push(repository)],
         };
         self.expect(host, call, &[StatusCode::CREATED]).await?;
-        Ok(true)
+        Ok(())
     }
 }
 

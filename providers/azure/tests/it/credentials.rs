@@ -183,3 +183,27 @@ resource "azure_resource_group" "rg" {
         assert!(log.iter().all(|e| !e.path.ends_with("/oauth2/v2.0/token")), "a service principal was used");
     });
 }
+
+#[test]
+fn a_relative_ca_certificate_file_is_read_from_the_stack_directory() {
+    rt().block_on(async {
+        use lanestack_model::{Provider as _, Value};
+        let emulator = Emulator::start(EmulatorConfig { https: true, ..quiet() }).await.unwrap();
+        let stack = tempfile::tempdir().unwrap();
+        std::fs::write(stack.path().join("ca.pem"), emulator.ca_certificate_pem().unwrap()).unwrap();
+        let block = Value::object([
+            ("subscription_id", Value::from(SUB)),
+            ("endpoint", Value::from(emulator.endpoint())),
+            ("authority_host", Value::from(emulator.endpoint())),
+            ("tenant_id", Value::from("tenant")),
+            ("client_id", Value::from("lanestack")),
+            ("client_secret", Value::from("s3cret")),
+            ("ca_certificate_file", Value::from("ca.pem")),
+        ]);
+        // The working directory (the crate's) has no ca.pem: only the stack's directory does.
+        let e = AzureProvider::with_retry(RetryPolicy::fast()).configure(&block).await.unwrap_err();
+        assert!(e.message.starts_with("could not read ca_certificate_file ca.pem"), "{e}");
+        let provider = AzureProvider::with_retry(RetryPolicy::fast()).with_base_dir(stack.path());
+        provider.configure(&block).await.unwrap();
+    });
+}

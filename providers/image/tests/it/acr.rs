@@ -189,3 +189,20 @@ async fn a_registry_certificate_from_another_ca_is_refused() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_blobs_go_up_in_chunks_to_acr_too() {
+    let cloud = Cloud::start().await;
+    let settings = lanestack_image::registry::Settings {
+        connect_to: Some(cloud.emulator.addr()),
+        ca_pem: Some(cloud.emulator.ca_certificate_pem().unwrap().as_bytes().to_vec()),
+        default_credentials: Some(lanestack_image::registry::Credentials {
+            username: principal::CLIENT_ID.to_owned(),
+            password: principal::CLIENT_SECRET.to_owned(),
+        }),
+        chunk_size: 1000,
+        ..lanestack_image::registry::Settings::default()
+    };
+    let client = lanestack_image::registry::Client::new(settings).unwrap();
+    crate::builds::chunked_round_trip(&client, "laneslab.azurecr.io", 10_500).await;
+}

@@ -321,3 +321,75 @@ async fn keep_remotely_leaves_the_image_and_registry_errors_are_clear() {
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert!(e.message.contains("no/such:tag") && e.message.contains("does not exist"), "{e}");
 }
+
+/// Pushes a blob of `len` pseudo-random bytes in chunks of 1000 through `client`, then reads
+/// it back into a file: what a layer of hundreds of MB does, with bounded memory.
+pub async fn chunked_round_trip(client: &Client, host: &str, len: usize) {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let bytes: Vec<u8> = (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let digest = lanestack_image::layer::sha256(&bytes);
+    let mut file = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    std::io::Seek::rewind(&mut file).unwrap();
+    assert!(client.push_blob_file(host, "chunked", &digest, len as u64, file).await.unwrap());
+    let (mut back, size) = client.blob_to_file(host, "chunked", &digest).await.unwrap();
+    let mut content = Vec::new();
+    back.read_to_end(&mut content).unwrap();
+    assert_eq!((size, content == bytes), (len as u64, true));
+    // Already there: nothing is sent again.
+    let again = tempfile::tempfile().unwrap();
+    assert!(!client.push_blob_file(host, "chunked", &digest, len as u64, again).await.unwrap());
+    // A file shorter than announced: refused, not stored under the digest.
+    let mut short = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut short, &bytes[..len / 2]).unwrap();
+    std::io::Seek::rewind(&mut short).unwrap();
+    let other = lanestack_image::layer::sha256(&bytes[..len / 2 + 1]);
+    let e = client.push_blob_file(host, "chunked", &other, len as u64, short).await.unwrap_err();
+    assert!(e.message.contains("changed while it was uploaded"), "{}", e.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_blobs_go_up_in_chunks_and_come_down_to_files() {
+    let registry = Registry::start();
+    let client = Client::new(Settings { chunk_size: 1000, ..Settings::default() }).unwrap();
+    chunked_round_trip(&client, &registry.host, 10_500).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_in_another_registry_is_copied_over() {
+    let (upstream, ours) = (Registry::start(), Registry::start());
+    let (_dir, root) = stack_dir(&[("base/lib.so", b"runtime"), ("bin/app", b"app")]);
+    let p = provider(&root).await;
+    let base = converge(
+        &p,
+        None,
+        &Value::object([
+            ("repository", Value::from(format!("{}/runtime", upstream.host))),
+            ("layer", Value::List(vec![layer("base", "/usr/lib")])),
+        ]),
+    )
+    .await;
+    let image = converge(
+        &p,
+        None,
+        &Value::object([
+            ("repository", Value::from(format!("{}/app", ours.host))),
+            ("base", Value::from(text(&base, "ref"))),
+            ("layer", Value::List(vec![layer("bin/app", "/app")])),
+        ]),
+    )
+    .await;
+    let c = client();
+    let manifest = c.manifest(&ours.host, "app", &text(&image, "digest")).await.unwrap().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.bytes).unwrap();
+    let base_layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let copied = c.blob(&ours.host, "app", base_layer).await.unwrap();
+    assert!(files(&copied).contains(&("usr/lib/lib.so".to_owned(), 0o644, b"runtime".to_vec())));
+}
