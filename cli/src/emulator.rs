@@ -124,6 +124,16 @@ async fn serve(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
         "    kubeconfig = azure_kubernetes_cluster.<name>.kube_config_raw".to_owned(),
         "  }".to_owned(),
         String::new(),
+        "Each container registry created here serves the OCI distribution API under its login server's"
+            .to_owned(),
+        format!("name (<name>.azurecr.io, connected to {}), with ACR's token protocol:", emulator.addr()),
+        String::new(),
+        "  provider \"image\" {".to_owned(),
+        format!("    connect_to = \"{}\"", emulator.addr()),
+        format!("    username   = \"{}\"", principal::CLIENT_ID),
+        format!("    password   = \"{}\"{ca_attr}", principal::CLIENT_SECRET),
+        "  }".to_owned(),
+        String::new(),
         "Press Ctrl-C to stop.".to_owned(),
     ];
     ui.line(&lines.join("\n"))?;
