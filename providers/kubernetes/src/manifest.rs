@@ -147,17 +147,19 @@ pub fn validate(config: &Value) -> Vec<(AttrPath, String)> {
 }
 
 /// The facts: replaced when the manifest names another object (group, kind, name or
-/// namespace); a version change within the group is an update.
+/// namespace), or changes a field the API server never lets an update change
+/// ([`immutable_fields`]); a version change within the group is an update.
 pub fn plan(prior: Option<&Value>, config: &Value) -> PlanResponse {
     let manifest = config.get(&AttrPath::attr("manifest")).cloned().unwrap_or(Value::Null);
-    let now = manifest.as_str().and_then(|t| parse(t).ok()).map(|(_, id)| id);
+    let parsed = manifest.as_str().and_then(|t| parse(t).ok());
+    let now = parsed.as_ref().map(|(_, id)| id.clone());
     let was = prior
         .and_then(|p| p.get(&AttrPath::attr("manifest")))
         .and_then(Value::as_str)
         .and_then(|t| parse(t).ok());
     let mut requires_replace = Vec::new();
-    if let (Some((_, was)), Some(now)) = (&was, &now)
-        && !was.same_object(now)
+    if let (Some((was_object, was)), Some((now_object, now))) = (&was, &parsed)
+        && (!was.same_object(now) || changes_immutable(now, was_object, now_object))
     {
         requires_replace.push(AttrPath::attr("manifest"));
     }
@@ -168,6 +170,47 @@ pub fn plan(prior: Option<&Value>, config: &Value) -> PlanResponse {
     PlanResponse {
         planned_state: Value::object([("manifest", manifest), ("id", id), ("uid", uid), ("wait", wait)]),
         requires_replace,
+    }
+}
+
+/// The fields of a kind that the API server refuses to change in an update ("field is
+/// immutable"), as JSON pointers; `None` for a claim, whose whole spec is immutable but for its
+/// storage request (which may grow) and its volume attributes class.
+fn immutable_fields(id: &Identity) -> Option<&'static [&'static str]> {
+    let fields: &'static [&'static str] = match (id.group(), id.kind.as_str()) {
+        ("batch", "Job") => &["/spec/template", "/spec/selector", "/spec/completionMode"],
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => &["/spec/selector"],
+        ("storage.k8s.io", "StorageClass") => {
+            &["/provisioner", "/parameters", "/reclaimPolicy", "/volumeBindingMode"]
+        }
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => &["/roleRef"],
+        ("snapshot.storage.k8s.io", "VolumeSnapshot") => &["/spec/source"],
+        ("", "PersistentVolumeClaim") => return None,
+        _ => &[],
+    };
+    Some(fields)
+}
+
+/// Whether the change from `was` to `now` (the stack's manifests of one object) touches a field
+/// that cannot be updated: such a change is a replacement, not an update the server would refuse.
+fn changes_immutable(id: &Identity, was: &Json, now: &Json) -> bool {
+    match immutable_fields(id) {
+        Some(fields) => fields.iter().any(|f| was.pointer(f) != now.pointer(f)),
+        None => {
+            let spec = |object: &Json| {
+                let mut spec = object.get("spec").cloned().unwrap_or(Json::Null);
+                if let Some(fields) = spec.as_object_mut() {
+                    fields.remove("volumeAttributesClassName");
+                    if let Some(Json::Object(resources)) = fields.get_mut("resources")
+                        && let Some(Json::Object(requests)) = resources.get_mut("requests")
+                    {
+                        requests.remove("storage");
+                    }
+                }
+                spec
+            };
+            spec(was) != spec(now)
+        }
     }
 }
 
@@ -495,6 +538,42 @@ mod tests {
 
     fn config(text: &str) -> Value {
         Value::object([("manifest", Value::from(text)), ("id", Value::Null), ("uid", Value::Null)])
+    }
+
+    #[test]
+    fn a_change_the_server_would_refuse_as_immutable_is_a_replacement() {
+        let prior = |text: &str| Value::object([("manifest", Value::from(text)), ("uid", Value::from("u"))]);
+        let replaced =
+            |was: &str, now: &str| !plan(Some(&prior(was)), &config(now)).requires_replace.is_empty();
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j, namespace: ml}\n\
+                   spec:\n  backoffLimit: 2\n  template:\n    spec:\n      containers: [{name: c, image: 'r.io/t@sha256:1'}]\n";
+        // A new image in the pod template: the Job is replaced; its retry budget is updated.
+        assert!(replaced(job, &job.replace("sha256:1", "sha256:2")));
+        assert!(!replaced(job, &job.replace("backoffLimit: 2", "backoffLimit: 4")));
+        // A claim: a bigger request is an update, another class a replacement.
+        let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: ml}\n\
+                     spec:\n  accessModes: [ReadWriteMany]\n  storageClassName: anf\n  resources: {requests: {storage: 100Gi}}\n";
+        assert!(!replaced(claim, &claim.replace("100Gi", "200Gi")));
+        assert!(replaced(claim, &claim.replace("anf", "premium")));
+        // A binding's role, a storage class's parameters: replaced; its labels: updated.
+        let binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: b, namespace: ml}\n\
+                       roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: snapshotter}\nsubjects: []\n";
+        assert!(replaced(binding, &binding.replace("name: snapshotter", "name: other")));
+        assert!(!replaced(
+            binding,
+            &binding
+                .replace("subjects: []", "subjects: [{kind: ServiceAccount, name: default, namespace: ml}]")
+        ));
+        let class = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: anf}\nprovisioner: csi.trident.netapp.io\nparameters: {backendType: azure-netapp-files}\n";
+        assert!(replaced(class, &class.replace("azure-netapp-files", "ontap-nas")));
+        assert!(!replaced(
+            class,
+            &class.replace("metadata: {name: anf}", "metadata: {name: anf, labels: {a: b}}")
+        ));
+        // Kinds without such fields are updated.
+        let config_map =
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ml}\ndata: {a: '1'}\n";
+        assert!(!replaced(config_map, &config_map.replace("'1'", "'2'")));
     }
 
     #[test]

@@ -165,6 +165,20 @@ async fn claims_snapshots_restores_and_jobs_are_waited_for() {
     );
     cluster.write(&format!("{}{STORAGE}{}", crds(), job("data_job", "")));
 
+    // Another command in the Job's pod template, which the API server never lets an update
+    // change: the plan replaces the Job, and the new one runs it.
+    let longer = job("data_job", "").replace(r#""synth"]"#, r#""synth", "--frames", "10"]"#);
+    cluster.write(&format!("{}{STORAGE}{longer}", crds()));
+    let plan = cluster.plan().await;
+    assert_eq!(actions(&plan), [("kubernetes_manifest.data_job".to_owned(), Action::DeleteThenCreate)]);
+    let report = cluster.apply_plan(&plan).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let data_job = get("/apis/batch/v1/namespaces/ml/jobs/data-job").await;
+    assert_eq!(data_job["spec"]["template"]["spec"]["containers"][0]["command"][3], "10");
+    assert_eq!(data_job["status"]["succeeded"], 1);
+    cluster.write(&format!("{}{STORAGE}{}", crds(), job("data_job", "")));
+    cluster.apply().await;
+
     // A job that fails ends its apply with the Job's reason, not a timeout.
     let failing =
         job("bad_job", &format!("\"{}\" = \"true\"", lanestack_emulator::KUBERNETES_JOB_FAIL_ANNOTATION));
