@@ -6,7 +6,7 @@ use clap::Subcommand;
 use lanestack_engine::diff::{LeafChange, diff};
 use lanestack_engine::render::show_value;
 use lanestack_engine::state::ResourceState;
-use lanestack_model::ResourceAddress;
+use lanestack_model::{ResourceAddress, Value};
 
 use crate::Reported;
 use crate::stack;
@@ -58,13 +58,33 @@ pub fn run(cmd: StateCommand, ui: &Ui) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// A resource's recorded attributes, one per line.
+/// A resource's recorded attributes, one per line, each in full (as Terraform's `state show`:
+/// a plan abbreviates long values, the record of what exists does not); a multi-line string as
+/// a heredoc.
 pub fn describe(r: &ResourceState) -> String {
     let mut text = format!("# {}{}\n", r.address, if r.tainted { " (tainted)" } else { "" });
     for c in diff(None, Some(&r.value)) {
         if let LeafChange::Added(v) = &c.change {
-            text.push_str(&format!("    {} = {}\n", c.path, show_value(v)));
+            text.push_str(&format!("    {} = {}\n", c.path, in_full(v)));
         }
     }
     text
+}
+
+/// A value in full; sensitive ones stay masked.
+fn in_full(v: &Value) -> String {
+    match v {
+        Value::String(s) if s.contains('\n') && !s.contains("\nEOT") => {
+            let mut out = String::from("<<-EOT\n");
+            for line in s.lines() {
+                out.push_str("        ");
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push_str("    EOT");
+            out
+        }
+        Value::String(s) => format!("{s:?}"),
+        other => show_value(other),
+    }
 }

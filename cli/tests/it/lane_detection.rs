@@ -84,6 +84,12 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
         let resource = resources.iter().find(|r| r["address"] == address).unwrap();
         resource["attributes"]["manifest"].as_str().unwrap().to_owned()
     };
+    // `state show` prints the record in full, a manifest as a heredoc, as Terraform's does.
+    let shown = stack.run(&["state", "show", "kubernetes_manifest.training"]);
+    shown
+        .ok()
+        .stdout_has("    manifest = <<-EOT\n        apiVersion: kubeflow.org/v2beta1\n")
+        .stdout_has(&format!("image: {second}"));
     for job in ["kubernetes_manifest.data_job", "kubernetes_manifest.training"] {
         let manifest = manifest(job);
         assert!(
