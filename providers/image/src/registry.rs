@@ -210,6 +210,49 @@ struct Call<'a> {
     scopes: Vec<Scope>,
 }
 
+impl<'a> Call<'a> {
+    /// `method` on `target`, needing `scope`; no headers, no body.
+    fn new(method: Method, target: &'a str, scope: Scope) -> Call<'a> {
+        Call {
+            method,
+            target,
+            accept: None,
+            content_type: None,
+            content_range: None,
+            body: None,
+            scopes: vec![scope],
+        }
+    }
+
+    fn accept(mut self, accept: &'a str) -> Call<'a> {
+        self.accept = Some(accept);
+        self
+    }
+
+    /// A body, sent as `application/octet-stream` unless `content_type` says otherwise.
+    fn body(mut self, body: Option<Bytes>) -> Call<'a> {
+        self.body = body;
+        self.content_type = self.content_type.or(Some("application/octet-stream"));
+        self
+    }
+
+    fn content_type(mut self, content_type: &'a str) -> Call<'a> {
+        self.content_type = Some(content_type);
+        self
+    }
+
+    fn content_range(mut self, range: &'a str) -> Call<'a> {
+        self.content_range = Some(range);
+        self
+    }
+
+    /// Also needs `scope` (a mount pulls from its source repository).
+    fn and_scope(mut self, scope: Scope) -> Call<'a> {
+        self.scopes.push(scope);
+        self
+    }
+}
+
 impl Client {
     /// A client with these settings. Fails only on unreadable CA certificates.
     pub fn new(settings: Settings) -> Result<Client, RegistryError> {
@@ -444,15 +487,7 @@ impl Client {
         reference: &str,
     ) -> Result<Option<Manifest>, RegistryError> {
         let target = format!("/v2/{repository}/manifests/{reference}");
-        let call = Call {
-            method: Method::GET,
-            target: &target,
-            accept: Some(ACCEPT_MANIFESTS),
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::pull(repository)],
-        };
+        let call = Call::new(Method::GET, &target, Scope::pull(repository)).accept(ACCEPT_MANIFESTS);
         let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -480,15 +515,7 @@ impl Client {
         reference: &str,
     ) -> Result<Option<String>, RegistryError> {
         let target = format!("/v2/{repository}/manifests/{reference}");
-        let call = Call {
-            method: Method::HEAD,
-            target: &target,
-            accept: Some(ACCEPT_MANIFESTS),
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::pull(repository)],
-        };
+        let call = Call::new(Method::HEAD, &target, Scope::pull(repository)).accept(ACCEPT_MANIFESTS);
         let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -511,15 +538,9 @@ impl Client {
     ) -> Result<String, RegistryError> {
         let digest = sha256(&bytes);
         let target = format!("/v2/{repository}/manifests/{reference}");
-        let call = Call {
-            method: Method::PUT,
-            target: &target,
-            accept: None,
-            content_type: Some(media_type),
-            content_range: None,
-            body: Some(bytes),
-            scopes: vec![Scope::push(repository)],
-        };
+        let call = Call::new(Method::PUT, &target, Scope::push(repository))
+            .content_type(media_type)
+            .body(Some(bytes));
         let response = self.expect(host, call, &[StatusCode::CREATED, StatusCode::OK]).await?;
         match header(&response, "docker-content-digest") {
             Some(stored) if stored != digest => Err(error(
@@ -540,15 +561,7 @@ impl Client {
         digest: &str,
     ) -> Result<bool, RegistryError> {
         let target = format!("/v2/{repository}/manifests/{digest}");
-        let call = Call {
-            method: Method::DELETE,
-            target: &target,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::delete(repository)],
-        };
+        let call = Call::new(Method::DELETE, &target, Scope::delete(repository));
         let response =
             self.expect(host, call, &[StatusCode::ACCEPTED, StatusCode::OK, StatusCode::NOT_FOUND]).await?;
         Ok(response.status() != StatusCode::NOT_FOUND)
@@ -562,15 +575,7 @@ impl Client {
         digest: &str,
     ) -> Result<bool, RegistryError> {
         let target = format!("/v2/{repository}/blobs/{digest}");
-        let call = Call {
-            method: Method::HEAD,
-            target: &target,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::pull(repository)],
-        };
+        let call = Call::new(Method::HEAD, &target, Scope::pull(repository));
         let response = self.expect(host, call, &[StatusCode::OK, StatusCode::NOT_FOUND]).await?;
         Ok(response.status() == StatusCode::OK)
     }
@@ -578,15 +583,7 @@ impl Client {
     /// The blob `digest` of `repository`, checked against its digest.
     pub async fn blob(&self, host: &str, repository: &str, digest: &str) -> Result<Bytes, RegistryError> {
         let target = format!("/v2/{repository}/blobs/{digest}");
-        let call = Call {
-            method: Method::GET,
-            target: &target,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::pull(repository)],
-        };
+        let call = Call::new(Method::GET, &target, Scope::pull(repository));
         let response = self.expect(host, call, &[StatusCode::OK]).await?;
         let bytes = response.bytes().await.map_err(|e| transport(&Method::GET, &target, &e))?;
         if sha256(&bytes) != digest {
@@ -608,30 +605,14 @@ impl Client {
         from: &str,
     ) -> Result<bool, RegistryError> {
         let target = format!("/v2/{repository}/blobs/uploads/?mount={digest}&from={from}");
-        let call = Call {
-            method: Method::POST,
-            target: &target,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::push(repository), Scope::pull(from)],
-        };
+        let call = Call::new(Method::POST, &target, Scope::push(repository)).and_scope(Scope::pull(from));
         let response = self.expect(host, call, &[StatusCode::CREATED, StatusCode::ACCEPTED]).await?;
         if response.status() == StatusCode::CREATED {
             return Ok(true);
         }
         // An upload session was opened instead: close it.
         if let Some(location) = header(&response, "location") {
-            let call = Call {
-                method: Method::DELETE,
-                target: &location,
-                accept: None,
-                content_type: None,
-                content_range: None,
-                body: None,
-                scopes: vec![Scope::push(repository)],
-            };
+            let call = Call::new(Method::DELETE, &location, Scope::push(repository));
             let _ = self.send(host, call).await;
         }
         Ok(false)
@@ -705,15 +686,9 @@ impl Client {
             buffer.truncate(filled);
             // distribution's form of the header: first-last, inclusive, no unit.
             let range = format!("{}-{}", sent, sent + filled as u64 - 1);
-            let call = Call {
-                method: Method::PATCH,
-                target: &location,
-                accept: None,
-                content_type: Some("application/octet-stream"),
-                content_range: Some(&range),
-                body: Some(Bytes::from(buffer)),
-                scopes: vec![Scope::push(repository)],
-            };
+            let call = Call::new(Method::PATCH, &location, Scope::push(repository))
+                .content_range(&range)
+                .body(Some(Bytes::from(buffer)));
             let response = self.expect(host, call, &[StatusCode::ACCEPTED]).await?;
             sent += filled as u64;
             if let Some(next) = header(&response, "location") {
@@ -741,15 +716,7 @@ impl Client {
         use sha2::Digest as _;
         use tokio::io::AsyncWriteExt as _;
         let target = format!("/v2/{repository}/blobs/{digest}");
-        let call = Call {
-            method: Method::GET,
-            target: &target,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::pull(repository)],
-        };
+        let call = Call::new(Method::GET, &target, Scope::pull(repository));
         let mut response = self.expect(host, call, &[StatusCode::OK]).await?;
         let local =
             |e: std::io::Error| error(ErrorKind::Failed, format!("cannot keep the blob {digest}: {e}"));
@@ -779,15 +746,7 @@ impl Client {
     async fn start_upload(&self, host: &str, repository: &str) -> Result<String, RegistryError> {
         let start = format!("/v2/{repository}/blobs/uploads/");
 
-        let call = Call {
-            method: Method::POST,
-            target: &start,
-            accept: None,
-            content_type: None,
-            content_range: None,
-            body: None,
-            scopes: vec![Scope::push(repository)],
-        };
+        let call = Call::new(Method::POST, &start, Scope::push(repository));
         let response = self.expect(host, call, &[StatusCode::ACCEPTED]).await?;
         header(&response, "location").ok_or_else(|| {
             error(
@@ -808,15 +767,7 @@ impl Client {
     ) -> Result<(), RegistryError> {
         let separator = if location.contains('?') { '&' } else { '?' };
         let target = format!("{location}{separator}digest={digest}");
-        let call = Call {
-            method: Method::PUT,
-            target: &target,
-            accept: None,
-            content_type: Some("application/octet-stream"),
-            content_range: None,
-            body: last,
-            scopes: vec![Scope::push(repository)],
-        };
+        let call = Call::new(Method::PUT, &target, Scope::push(repository)).body(last);
         self.expect(host, call, &[StatusCode::CREATED]).await?;
         Ok(())
     }
