@@ -1,72 +1,8 @@
 //! The names a registry request carries: repository names, tags and digests, with the
 //! grammars of the OCI distribution spec, and the route a `/v2/` path asks for.
 
-use sha2::{Digest as _, Sha256};
-
-/// The longest repository name distribution accepts (it answers 500 beyond; we say
-/// NAME_INVALID).
-const MAX_NAME: usize = 255;
-
-/// Whether `name` is a repository name: `/`-separated components of lowercase letters and
-/// digits, joined inside a component by `.`, `_`, `__` or runs of `-`.
-pub(crate) fn is_repository(name: &str) -> bool {
-    !name.is_empty() && name.len() <= MAX_NAME && name.split('/').all(is_component)
-}
-
-fn is_component(c: &str) -> bool {
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = c.as_bytes();
-    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return false };
-    if !alnum(first) || !alnum(last) {
-        return false;
-    }
-    // Between two alphanumeric runs: one `.`, one or two `_`, or any number of `-`.
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
-}
-
-/// Whether `tag` is a tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
-pub(crate) fn is_tag(tag: &str) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    let bytes = tag.as_bytes();
-    bytes.first().is_some_and(|&b| word(b))
-        && bytes.len() <= 128
-        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-')
-}
-
-/// Whether `digest` is a sha256 digest in canonical form (`sha256:` and 64 lowercase hex
-/// digits), the only algorithm the emulator stores.
-pub(crate) fn is_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-/// The canonical digest of `bytes`.
-pub(crate) fn digest_of(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(71);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
+// The grammar is the OCI distribution spec's, shared with lanestack's image provider.
+pub(crate) use lanestack_oci::{is_digest, is_repository, is_tag, sha256 as digest_of};
 
 /// What a path on a registry's host asks for.
 #[derive(Debug, PartialEq, Eq)]

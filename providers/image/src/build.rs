@@ -29,8 +29,8 @@ use sha2::{Digest, Sha256};
 
 use crate::layer::{self, LayerSpec};
 use crate::oci::{self, Added, Base, Platform};
-use crate::reference::Reference;
 use crate::registry::Client;
+use lanestack_oci::Reference;
 
 /// The resource type's name.
 pub const TYPE_NAME: &str = "image_build";

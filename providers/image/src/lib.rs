@@ -20,7 +20,6 @@ pub mod build;
 pub mod docker_config;
 pub mod layer;
 pub mod oci;
-pub mod reference;
 pub mod registry;
 
 use std::path::PathBuf;

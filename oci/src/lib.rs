@@ -1,11 +1,42 @@
-//! Image references: `[registry/]repository[:tag][@sha256:hex]`, read by the rules of the
-//! distribution reference grammar (the one `docker pull` and Kubernetes follow).
+//! The OCI distribution spec's names, for both sides of the protocol: lanestack's image
+//! provider (a client) and the emulator's registries (a server) read them by one grammar.
 //!
-//! The first path component is a registry when it has a `.` or a `:`, or is `localhost`;
-//! otherwise the reference is Docker Hub's (`docker.io`, whose single-component repositories
-//! live under `library/`).
+//! - Image references: `[registry/]repository[:tag][@sha256:hex]`, by the rules of the
+//!   distribution reference grammar (the one `docker pull` and Kubernetes follow). The first
+//!   path component is a registry when it has a `.` or a `:`, or is `localhost`; otherwise the
+//!   reference is Docker Hub's (`docker.io`, whose single-component repositories live under
+//!   `library/`).
+//! - Repository names, tags and digests on their own ([`check_repository`], [`is_tag`],
+//!   [`check_digest`]), and the digest of some bytes ([`sha256`]).
 
 use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+
+/// `sha256:<hex>` of `bytes`: the canonical digest of a blob or manifest.
+pub fn sha256(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(71);
+    out.push_str("sha256:");
+    for b in Sha256::digest(bytes) {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether `name` is a repository name (see [`check_repository`]).
+pub fn is_repository(name: &str) -> bool {
+    check_repository(name).is_ok()
+}
+
+/// Whether `tag` is a tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+pub fn is_tag(tag: &str) -> bool {
+    check_tag(tag).is_ok()
+}
+
+/// Whether `digest` is a sha256 digest in canonical form (see [`check_digest`]).
+pub fn is_digest(digest: &str) -> bool {
+    check_digest(digest).is_ok()
+}
 
 /// Docker Hub's name in references, and the host its API is served from.
 const DOCKER_HUB: &str = "docker.io";
