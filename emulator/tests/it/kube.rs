@@ -134,17 +134,8 @@ pub(crate) async fn https_cluster_with(config: EmulatorConfig) -> (Emulator, Str
         .build()
         .unwrap();
     let base = emulator.endpoint();
-    let form = "grant_type=client_credentials&client_id=app&client_secret=s";
-    let token: Value = arm
-        .post(format!("{base}/t/oauth2/v2.0/token"))
-        .body(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let token = lanestack_testkit::entra_token(&arm, &base).await;
+    let token = token.as_str();
     let put = |url: String, body: Value| arm.put(url).bearer_auth(token).json(&body).send();
     let r =
         put(format!("{base}{RG}?api-version=2024-03-01"), json!({ "location": "westeurope" })).await.unwrap();

@@ -51,16 +51,7 @@ impl Client {
         let emulator = Emulator::start(EmulatorConfig { lro_retry_after_secs: 0, ..config }).await.unwrap();
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::new();
-        let token: Value = http
-            .post(format!("{}/tenant/oauth2/v2.0/token", emulator.endpoint()))
-            .body("grant_type=client_credentials&client_id=app&client_secret=s&scope=x%2F.default")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = lanestack_testkit::entra_token(&http, &emulator.endpoint()).await;
         Client { emulator, http, token }
     }
 

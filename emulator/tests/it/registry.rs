@@ -4,9 +4,6 @@
 //! authentication; persistence in the data directory; and the registry's life with its ARM
 //! resource.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use lanestack_emulator::{Emulator, EmulatorConfig, principal};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -52,21 +49,7 @@ impl Cloud {
     }
 
     async fn entra_token(arm: &reqwest::Client, emulator: &Emulator) -> String {
-        let form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            principal::CLIENT_ID,
-            principal::CLIENT_SECRET
-        );
-        let r: Value = arm
-            .post(format!("{}/t/oauth2/v2.0/token", emulator.endpoint()))
-            .body(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["access_token"].as_str().unwrap().to_owned()
+        lanestack_testkit::entra_token(arm, &emulator.endpoint()).await
     }
 
     async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -432,63 +415,17 @@ pub(crate) async fn scenario(t: &Target) -> Vec<(&'static str, Value)> {
     seen
 }
 
-/// Debian's `docker-registry` (distribution 2.8) on a free loopback port, over a temporary
-/// directory, without auth; killed (and reaped) when dropped.
+/// Debian's `docker-registry` (distribution 2.8), from the shared test kit.
 pub(crate) struct Distribution {
-    child: Child,
+    _registry: lanestack_testkit::DockerRegistry,
     pub(crate) base: String,
-    dir: tempfile::TempDir,
 }
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const DISTRIBUTION: &str = "/usr/bin/docker-registry";
 
 impl Distribution {
     pub(crate) async fn start() -> Distribution {
-        assert!(
-            Path::new(DISTRIBUTION).is_file(),
-            "{DISTRIBUTION} is missing: install Debian's docker-registry package (apt-get install docker-registry; \
-             .ci/run does) to run the registry scenario against distribution"
-        );
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        std::fs::write(dir.path().join("config.yml"), config).unwrap();
-        let child = Command::new(DISTRIBUTION)
-            .arg("serve")
-            .arg(dir.path().join("config.yml"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut registry = Distribution { child, base: format!("http://127.0.0.1:{port}"), dir };
-        let http = reqwest::Client::new();
-        // Polls until it answers, failing at once if it exits, and after a bounded number of
-        // attempts.
-        for _ in 0..300 {
-            if let Some(status) = registry.child.try_wait().unwrap() {
-                let log =
-                    std::fs::read_to_string(registry.dir.path().join("registry.log")).unwrap_or_default();
-                panic!("docker-registry exited during start-up ({status}):\n{log}");
-            }
-            if http.get(format!("{}/v2/", registry.base)).send().await.is_ok_and(|r| r.status() == 200) {
-                return registry;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        let log = std::fs::read_to_string(registry.dir.path().join("registry.log")).unwrap_or_default();
-        panic!("docker-registry did not answer on {}:\n{log}", registry.base);
+        let registry = lanestack_testkit::DockerRegistry::start();
+        Distribution { base: registry.base(), _registry: registry }
     }
 
     fn target(&self) -> Target {

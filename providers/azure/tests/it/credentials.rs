@@ -16,17 +16,7 @@ use crate::harness::{Cloud, SUB, quiet, rt};
 
 /// Asks the emulator's token endpoint for a token, as `az login` would have.
 async fn emulator_token(emulator: &Emulator) -> String {
-    let reply: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/tenant/oauth2/v2.0/token", emulator.endpoint()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials&client_id=someone&client_secret=x")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["access_token"].as_str().unwrap().to_owned()
+    lanestack_testkit::entra_token(&reqwest::Client::new(), &emulator.endpoint()).await
 }
 
 /// Writes an executable `az` into `dir` running `body`; it records its arguments in

@@ -183,17 +183,7 @@ provider "azure" {{
             http = http.tls_certs_only(reqwest::Certificate::from_pem_bundle(pem.as_bytes()).unwrap());
         }
         let http = http.build().unwrap();
-        let token: Json = http
-            .post(format!("{}/tenant/oauth2/v2.0/token", self.emulator.endpoint()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials&client_id=someone&client_secret=x")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = lanestack_testkit::entra_token(&http, &self.emulator.endpoint()).await;
         let url = format!("{}{path}?api-version={api}", self.emulator.endpoint());
         let mut req = http.request(method.parse().unwrap(), url).bearer_auth(&token);
         if let Some(b) = body {

@@ -38,21 +38,8 @@ impl Cloud {
             .resolve("laneslab.azurecr.io", emulator.addr())
             .build()
             .unwrap();
-        let form = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}",
-            principal::CLIENT_ID,
-            principal::CLIENT_SECRET
-        );
-        let token: Json = http
-            .post(format!("{}/t/oauth2/v2.0/token", emulator.endpoint()))
-            .body(form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let cloud = Cloud { emulator, http, entra: token["access_token"].as_str().unwrap().to_owned() };
+        let entra = lanestack_testkit::entra_token(&http, &emulator.endpoint()).await;
+        let cloud = Cloud { emulator, http, entra };
         cloud.arm(RG, json!({ "location": "westeurope" })).await;
         let registry = format!("{RG}/providers/Microsoft.ContainerRegistry/registries/laneslab");
         cloud.arm(&registry, json!({ "location": "westeurope", "sku": { "name": "Basic" } })).await;
