@@ -12,6 +12,8 @@ use crate::support::Stack;
 /// trainer's source into the binary's place, so the image changes exactly when it does.
 fn platform() -> Stack {
     let mut stack = Stack::platform("lane-detection");
+    // ./run-example leaves its inputs in the checkout's stack; this copy has its own.
+    let _ = std::fs::remove_file(stack.path("run-example.auto.lsvars"));
     stack.write("src/trainer/src/main.rs", "fn main() { train() }\n");
     stack.write("src/Cargo.toml", "[workspace]\n");
     stack.write("src/Cargo.lock", "version = 4\n");
