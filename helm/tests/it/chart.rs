@@ -1,0 +1,1 @@
+//! Charts: values merging, set paths, kubeVersion, hooks, CRDs, NOTES, ordering.

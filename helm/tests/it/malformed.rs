@@ -1,0 +1,1 @@
+//! Malformed templates and values: errors, never panics.

@@ -1,0 +1,1 @@
+//! The real trident-operator chart.
