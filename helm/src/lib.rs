@@ -31,4 +31,5 @@ pub mod values;
 pub mod yaml_in;
 pub mod yaml_out;
 
+pub use provider::HelmProvider;
 pub use render::{RenderError, RenderOptions, Rendered, render};
