@@ -322,8 +322,7 @@ mod tests {
         with_sub.insert("charts/x/Chart.yaml".to_owned(), Vec::new());
         assert!(Chart::from_files(with_sub).unwrap_err().contains("subcharts"));
         assert!(
-            Chart::from_files(base("").into_iter().map(|(k, _)| (k, b"name: c\n".to_vec())).collect())
-                .is_err()
+            Chart::from_files(base("").into_keys().map(|k| (k, b"name: c\n".to_vec())).collect()).is_err()
         );
     }
 }

@@ -21,7 +21,7 @@ pub const MAX_INCLUDE_DEPTH: usize = 100;
 /// The most output one render may produce.
 pub const MAX_OUTPUT: usize = 64 << 20;
 /// The most nodes one render may execute: a bound on time for nested loops that print nothing.
-pub const MAX_STEPS: u64 = 20_000_000;
+pub const MAX_STEPS: u64 = 5_000_000;
 
 /// A template error, located like Helm's: `chart/templates/x.yaml:12: message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,13 +118,19 @@ impl Exec<'_> {
         TemplateError { template: self.source.to_string(), line, message: message.into() }
     }
 
+    /// Counts one step of work against [`MAX_STEPS`].
+    fn step(&self, line: usize) -> Result<(), TemplateError> {
+        let steps = self.t.steps.get() + 1;
+        self.t.steps.set(steps);
+        if steps > MAX_STEPS {
+            return Err(self.err(line, "the template runs too long (nested loops without end?)"));
+        }
+        Ok(())
+    }
+
     fn list(&mut self, nodes: &[Node], dot: &Val, out: &mut String) -> Result<Flow, TemplateError> {
         for node in nodes {
-            let steps = self.t.steps.get() + 1;
-            self.t.steps.set(steps);
-            if steps > MAX_STEPS {
-                return Err(self.err(0, "the template runs too long (a loop without end?)"));
-            }
+            self.step(0)?;
             match self.node(node, dot, out)? {
                 Flow::Normal => {}
                 flow => return Ok(flow),
@@ -216,6 +222,7 @@ impl Exec<'_> {
         }
         let mark = self.vars.len();
         for (key, elem) in items {
+            self.step(pipe.line)?;
             self.vars.truncate(mark);
             match pipe.decl.as_slice() {
                 [] => {}
@@ -487,7 +494,7 @@ fn native_method(n: &Native, name: &str, args: &[Val]) -> Result<Val, String> {
     match (n, name) {
         (Native::ApiVersions(set), "Has") => {
             let want = one_string("Has")?;
-            Ok(Val::Bool(set.iter().any(|v| *v == want)))
+            Ok(Val::Bool(set.contains(&want)))
         }
         (Native::Files(files), "Get") => {
             let path = one_string("Get")?;

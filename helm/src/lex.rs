@@ -81,14 +81,7 @@ struct Lexer {
 
 impl Lexer {
     fn starts_with(&self, s: &str) -> bool {
-        let mut i = self.pos;
-        for c in s.chars() {
-            if self.chars.get(i) != Some(&c) {
-                return false;
-            }
-            i += 1;
-        }
-        true
+        (self.pos..).zip(s.chars()).all(|(i, c)| self.chars.get(i) == Some(&c))
     }
 
     fn peek(&self, ahead: usize) -> Option<char> {

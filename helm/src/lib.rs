@@ -11,7 +11,7 @@
 //!   `fmt`), [`semver`] (`semverCompare`, `kubeVersion`).
 //! - [`yaml_in`], [`yaml_out`]: YAML read and written as `sigs.k8s.io/yaml` does (`toYaml`).
 //! - [`chart`]: loading a chart directory or `.tgz`; [`values`]: merging values and `--set`
-//!   paths; [`render`]: the whole of `helm template` ([`render::render`]).
+//!   paths; [`mod@render`]: the whole of `helm template` ([`render::render`]).
 //! - [`provider`]: [`HelmProvider`], the provider `helm` with the data source `helm_template`.
 //!
 //! See `docs/helm.md` for what is reproduced of Helm and what is not.

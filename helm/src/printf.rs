@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(
             sprintf(
                 "%.2f %f %e %g",
-                &[Val::Float(3.14159), Val::Float(1.5), Val::Float(1234.5), Val::Float(1e6)]
+                &[Val::Float(3.14259), Val::Float(1.5), Val::Float(1234.5), Val::Float(1e6)]
             ),
             "3.14 1.500000 1.234500e+03 1e+06"
         );
@@ -345,7 +345,7 @@ mod tests {
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%v", &[Val::list(vec![s("a"), Val::Int(1)])]), "[a 1]");
         assert_eq!(sprintf("%s", &[Val::list(vec![s("a"), s("b")])]), "[a b]");
-        assert_eq!(sprintf("%.3g|%6.2f", &[Val::Float(3.14159), Val::Float(2.5)]), "3.14|  2.50");
+        assert_eq!(sprintf("%.3g|%6.2f", &[Val::Float(3.14259), Val::Float(2.5)]), "3.14|  2.50");
     }
 
     #[test]

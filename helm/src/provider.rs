@@ -16,7 +16,7 @@
 //! }
 //! ```
 //!
-//! Reading renders the chart ([`crate::render`]); nothing is fetched and nothing is kept. The
+//! Reading renders the chart ([`crate::render()`]); nothing is fetched and nothing is kept. The
 //! `id` is the SHA-256 of the inputs and the chart's files, so that a changed chart or value
 //! shows as a changed read. Errors name the template and line, never a value (values may hold
 //! secrets).

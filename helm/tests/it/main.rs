@@ -32,8 +32,3 @@ pub fn ok(src: &str, data: &str) -> String {
 pub fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
     pairs.iter().map(|(p, t)| ((*p).to_owned(), t.as_bytes().to_vec())).collect()
 }
-
-#[allow(dead_code)]
-pub fn val(yaml: &str) -> Val {
-    parse_document(yaml).unwrap()
-}

@@ -251,7 +251,30 @@ fn the_chart_renders_what_the_operator_bundle_holds() {
                 s(&ours, "spec.template.spec.serviceAccountName"),
                 s(theirs, "spec.template.spec.serviceAccountName")
             );
-            assert_eq!(s(&ours, "spec.selector"), s(theirs, "spec.selector"));
+            for same in [
+                "spec.selector",
+                "spec.strategy",
+                "spec.template.metadata.labels",
+                "spec.template.spec.affinity",
+                "spec.template.spec.containers.0.imagePullPolicy",
+                "spec.template.spec.containers.0.resources",
+            ] {
+                assert_eq!(s(&ours, same), s(theirs, same), "{same}");
+            }
+            // The two differences docs/helm.md records.
+            assert_eq!(s(&ours, "spec.template.spec.containers.0.command"), "[/trident-operator -debug]");
+            assert_eq!(
+                s(theirs, "spec.template.spec.containers.0.command"),
+                "[/trident-operator --log-level=debug]"
+            );
+            assert_eq!(
+                s(&ours, "spec.template.spec.containers.0.securityContext"),
+                "map[readOnlyRootFilesystem:true]"
+            );
+            assert_eq!(
+                s(theirs, "spec.template.spec.containers.0.securityContext.capabilities.drop"),
+                "[all]"
+            );
             continue;
         }
         if key.contains("ClusterRole/") {
