@@ -13,6 +13,7 @@ use lanestack_engine::diag::Sources;
 use lanestack_engine::eval::inputs::resolve_variables;
 use lanestack_engine::graph::DepGraph;
 use lanestack_engine::state::{LockGuard, StateFile, StateStore, lock};
+use lanestack_helm::HelmProvider;
 use lanestack_image::ImageProvider;
 use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_model::Value;
@@ -38,6 +39,7 @@ pub fn providers(dir: &Path, injection: &Injection) -> Providers {
         .with(injection.wrap(Arc::new(AzureProvider::new().with_base_dir(dir))))
         .with(injection.wrap(Arc::new(KubernetesProvider::new(dir.to_path_buf(), kube_ambient()))))
         .with(injection.wrap(Arc::new(ImageProvider::new(dir.to_path_buf()))))
+        .with(injection.wrap(Arc::new(HelmProvider::new(dir.to_path_buf()))))
 }
 
 /// The variables the kubernetes provider falls back on when its block names no cluster

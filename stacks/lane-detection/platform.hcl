@@ -1,5 +1,5 @@
 # The Kubernetes platform in the cluster (runbook §5–8): the CSI snapshot CRDs and controller,
-# Trident (operator bundle, orchestrator, the ANF backend and its credentials), the storage and
+# Trident (its operator's Helm chart, the ANF backend and its credentials), the storage and
 # snapshot classes, the MPIJob CRD. The kubernetes provider is configured from the cluster's
 # own credentials: the cluster is created first, and its objects are deleted before it.
 
@@ -15,8 +15,6 @@ locals {
     "external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshots.yaml"        = "b032116e987fb1d7d93cec7d942833adeb9d95c9bdc7e00c10b280c2fe4a6c33"
     "external-snapshotter-afb2f0d/rbac-snapshot-controller.yaml"                       = "99c4ac480b6c9563be0d85599e29cc7b68b25a82d250b0e789726727551e8d38"
     "external-snapshotter-afb2f0d/setup-snapshot-controller.yaml"                      = "54b9342a7433c377b83a671babf416660078a716ec2e63f658a77aa629de5581"
-    "trident-71dd716/trident.netapp.io_tridentorchestrators_crd_post1.16.yaml"         = "b673c6c2e37ba82120f1144ee6493903fbf3ecbc865e3b987d903232fcfba423"
-    "trident-71dd716/bundle.yaml"                                                      = "34b4988115ad9bf17d94e1c453ef845a63b308aa116dd5a0d17814f6e2fae6bf"
     "mpi-operator-caa3c47/kubeflow.org_mpijobs.yaml"                                   = "78b0131f931fcc8d99f6ce0407281f41b62527e443ec691d26d9634b390ad3bb"
     "lanestack/trident.netapp.io_tridentbackendconfigs.yaml"                           = "f0f98b0cedd3905b4f20c9421d61fdefed87caca4b86315e9af1d4809d9713a9"
   }
@@ -33,7 +31,6 @@ locals {
     "external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshotclasses.yaml",
     "external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshotcontents.yaml",
     "external-snapshotter-afb2f0d/snapshot.storage.k8s.io_volumesnapshots.yaml",
-    "trident-71dd716/trident.netapp.io_tridentorchestrators_crd_post1.16.yaml",
     "lanestack/trident.netapp.io_tridentbackendconfigs.yaml",
     "mpi-operator-caa3c47/kubeflow.org_mpijobs.yaml",
   ]
@@ -41,19 +38,30 @@ locals {
     "external-snapshotter-afb2f0d/rbac-snapshot-controller.yaml",
     "external-snapshotter-afb2f0d/setup-snapshot-controller.yaml",
   ]
-  # Every document of those files, keyed by what it is, so that each is an object of its own.
-  crds = {
-    for d in concat([for f in local.crd_files : yamldecodeall(data.lanestack_download.manifest[f].content)]...) :
-    d.metadata.name => d
-  }
+  # Every document of those files and the Trident chart's CRDs, keyed by what it is, so that
+  # each is an object of its own.
+  crds = merge(
+    {
+      for d in concat([for f in local.crd_files : yamldecodeall(data.lanestack_download.manifest[f].content)]...) :
+      d.metadata.name => d
+    },
+    { for text in values(data.helm_template.trident.crds) : yamldecode(text).metadata.name => yamldecode(text) },
+  )
   snapshot_controller = {
     for d in concat([for f in local.snapshot_controller_files : yamldecodeall(data.lanestack_download.manifest[f].content)]...) :
     "${d.kind}/${d.metadata.name}" => d
   }
-  trident_operator = {
-    for d in yamldecodeall(data.lanestack_download.manifest["trident-71dd716/bundle.yaml"].content) :
-    "${d.kind}/${d.metadata.name}" => d
-  }
+}
+
+# Trident (runbook §5: Helm chart trident-operator, release trident, namespace trident), rendered
+# by lanestack from the chart's copy in manifests/ and applied object by object: the operator's
+# service account, RBAC and Deployment, and the TridentOrchestrator it installs Trident from.
+# The chart's CRDs are applied with the others above; its hooks are for `helm` itself (a CRD
+# clean-up Job on uninstall): destroy deletes what it applied.
+data "helm_template" "trident" {
+  chart        = "manifests/trident-71dd716/helm/trident-operator"
+  release_name = "trident"
+  namespace    = "trident"
 }
 
 resource "kubernetes_manifest" "crd" {
@@ -74,21 +82,10 @@ resource "kubernetes_namespace" "trident" {
   }
 }
 
-# Trident's operator (runbook §5), then the orchestrator it installs Trident from.
-resource "kubernetes_manifest" "trident_operator" {
-  for_each   = local.trident_operator
-  manifest   = yamlencode(each.value)
-  depends_on = [kubernetes_namespace.trident]
-}
-
-resource "kubernetes_manifest" "trident_orchestrator" {
-  manifest = yamlencode({
-    apiVersion = "trident.netapp.io/v1"
-    kind       = "TridentOrchestrator"
-    metadata   = { name = "trident" }
-    spec       = { namespace = kubernetes_namespace.trident.metadata.name }
-  })
-  depends_on = [kubernetes_manifest.crd, kubernetes_manifest.trident_operator]
+resource "kubernetes_manifest" "trident" {
+  for_each   = data.helm_template.trident.manifests
+  manifest   = each.value
+  depends_on = [kubernetes_namespace.trident, kubernetes_manifest.crd]
 }
 
 # The ANF backend (runbook §6): the service principal in a Secret, the backend referring to it.
@@ -122,7 +119,7 @@ resource "kubernetes_manifest" "anf_backend" {
       credentials       = { name = kubernetes_secret.anf_backend.metadata.name }
     }
   })
-  depends_on = [kubernetes_manifest.crd, kubernetes_manifest.trident_orchestrator]
+  depends_on = [kubernetes_manifest.crd, kubernetes_manifest.trident]
 }
 
 resource "kubernetes_manifest" "storage_class" {

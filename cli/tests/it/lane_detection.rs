@@ -1,6 +1,6 @@
-//! stacks/lane-detection, the whole platform, against the local cloud (`--emulator`): 43
+//! stacks/lane-detection, the whole platform, against the local cloud (`--emulator`): 44
 //! objects applied in graph order — the cluster before its Kubernetes objects, CRDs before
-//! their objects, the registry before the trainer image, the image and the claim bound before
+//! their objects (Trident's from its Helm chart, rendered by lanestack), the registry before the trainer image, the image and the claim bound before
 //! the data job, which completes before the training job — a second plan with no changes; a
 //! change to the trainer's code (design journey 4) rebuilds the image and replaces the jobs
 //! that run it; and a destroy removes everything, Kubernetes objects before the cluster.
@@ -32,7 +32,7 @@ fn platform() -> Stack {
 fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
     let stack = platform();
     let apply = stack.run(&["apply", "--auto-approve", "--emulator"]);
-    apply.ok().stdout_has("Apply complete! Resources: 43 added, 0 changed, 0 destroyed.");
+    apply.ok().stdout_has("Apply complete! Resources: 44 added, 0 changed, 0 destroyed.");
     let position = |text: &str, needle: &str| {
         text.find(needle).unwrap_or_else(|| panic!("{needle:?} is not in the output:\n{text}"))
     };
@@ -44,6 +44,11 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
         (
             "kubernetes_manifest.crd[\"tridentbackendconfigs.trident.netapp.io\"]",
             "kubernetes_manifest.anf_backend",
+        ),
+        // Trident's chart, rendered by lanestack: its orchestrator after the chart's CRD.
+        (
+            "kubernetes_manifest.crd[\"tridentorchestrators.trident.netapp.io\"]",
+            "kubernetes_manifest.trident[\"trident.netapp.io/TridentOrchestrator//trident\"]",
         ),
         ("azure_container_registry.acr", "image_build.trainer"),
         ("image_build.trainer", "kubernetes_manifest.data_job"),
@@ -102,7 +107,7 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
 
     let destroy = stack.run(&["destroy", "--auto-approve", "--emulator"]);
-    destroy.ok().stdout_has("Destroy complete! Resources: 0 added, 0 changed, 43 destroyed.");
+    destroy.ok().stdout_has("Destroy complete! Resources: 0 added, 0 changed, 44 destroyed.");
     let out = &destroy.stdout;
     let gone = |address: &str| format!("{address}: Destruction complete");
     assert!(
