@@ -851,7 +851,7 @@ impl Applier<'_, '_> {
                 let configs = std::mem::take(&mut values);
                 for ((addr, config), r) in configs.into_iter().zip(results) {
                     match r {
-                        Ok(v) => values.push((addr, v.with_sensitive_paths(&config.sensitive_paths()))),
+                        Ok(v) => values.push((addr, expand::data_result(v, &config, &schema))),
                         Err(e) => {
                             ok = false;
                             self.report.diagnostics.push(

@@ -161,6 +161,30 @@ pub(crate) fn mark_by_schema(mut value: Value, schema: &Block) -> Value {
     value
 }
 
+/// A data source's result as references see it: the configuration's sensitive values stay
+/// sensitive, the attributes the schema declares sensitive are marked, and when the
+/// configuration held any sensitive value, every attribute the source computed (one that is not
+/// the configuration echoed back) is sensitive too: what it read with a secret, or rendered from
+/// one (a chart's manifests from secret values). Sensitivity is contagious.
+pub(crate) fn data_result(result: Value, config: &Value, schema: &Block) -> Value {
+    let paths = config.sensitive_paths();
+    let mut value = mark_by_schema(result.with_sensitive_paths(&paths), schema);
+    if paths.is_empty() {
+        return value;
+    }
+    let given = config.unmark();
+    if let Value::Object(fields) = &mut value {
+        for (name, slot) in fields.iter_mut() {
+            let echoed = given.get(&AttrPath::attr(name.clone())).is_some_and(|c| !c.is_null());
+            if !echoed && !slot.is_null() && !slot.is_sensitive() {
+                let taken = std::mem::take(slot);
+                *slot = taken.mark_sensitive();
+            }
+        }
+    }
+    value
+}
+
 /// Copies the prior values of ignored attributes into the configuration, so that changes to
 /// them are not planned.
 pub(crate) fn apply_ignore_changes(

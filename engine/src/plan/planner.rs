@@ -671,9 +671,11 @@ impl Planner<'_> {
     ) -> bool {
         let mut ok = true;
         let mut values = Vec::with_capacity(pending.len());
+        let schema = self.providers.resource_schema(&block.addr.type_name, true).map(|s| s.block.clone());
+        let schema = schema.unwrap_or_default();
         for (p, result) in pending.into_iter().zip(results) {
             match result {
-                Ok(v) => values.push((p.instance.addr, v.with_sensitive_paths(&p.config.sensitive_paths()))),
+                Ok(v) => values.push((p.instance.addr, expand::data_result(v, &p.config, &schema))),
                 Err(e) => {
                     ok = false;
                     self.diags.push(

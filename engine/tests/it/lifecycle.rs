@@ -685,3 +685,40 @@ fn targets_limit_the_plan_to_dependencies() {
         );
     });
 }
+
+#[test]
+fn what_a_data_source_computes_from_a_secret_is_sensitive() {
+    rt().block_on(async {
+        let mut schema = lanestack_model::ProviderSchema::default();
+        schema.resources.insert("fake_thing".to_owned(), crate::fake::thing_schema());
+        schema.data_sources.insert("fake_lookup".to_owned(), crate::fake::FakeProvider::lookup_schema());
+        let stack = r#"
+variable "token" {
+  type      = string
+  default   = "s3cret-token"
+  sensitive = true
+}
+
+data "fake_lookup" "secret" {
+  input = var.token
+}
+
+data "fake_lookup" "plain" {
+  input = "public"
+}
+
+resource "fake_thing" "app" {
+  name = "app"
+  tags = { derived = data.fake_lookup.secret.value, plain = data.fake_lookup.plain.value }
+}
+"#;
+        let h = Harness::with_fake(crate::fake::FakeProvider::new(schema), stack);
+        let plan = h.plan().await;
+        let text = render::plan_text(&plan, Default::default());
+        // The value the source computed from the secret is as secret as the secret; what it
+        // computed from plain inputs stays plain.
+        assert!(!text.contains("s3cret-token"), "{text}");
+        assert!(text.contains("tags.derived: (sensitive)"), "{text}");
+        assert!(text.contains("tags.plain: \"public\""), "{text}");
+    });
+}
