@@ -148,7 +148,7 @@ pub fn validate(config: &Value) -> Vec<(AttrPath, String)> {
 
 /// The facts: replaced when the manifest names another object (group, kind, name or
 /// namespace), or changes a field the API server never lets an update change
-/// ([`immutable_fields`]); a version change within the group is an update.
+/// (`immutable_fields`); a version change within the group is an update.
 pub fn plan(prior: Option<&Value>, config: &Value) -> PlanResponse {
     let manifest = config.get(&AttrPath::attr("manifest")).cloned().unwrap_or(Value::Null);
     let parsed = manifest.as_str().and_then(|t| parse(t).ok());
