@@ -253,6 +253,19 @@ pub fn source_digest(
     Ok(format!("sha256:{}", hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }
 
+/// [`source_digest`] on a blocking thread: the inputs may be large trees, and reading them must
+/// not hold up the other resources' IO.
+async fn hash_inputs(
+    base_dir: &Path,
+    config: &Value,
+    base_digest: Option<&str>,
+) -> Result<String, ProviderError> {
+    let (dir, config, base) = (base_dir.to_path_buf(), config.clone(), base_digest.map(str::to_owned));
+    tokio::task::spawn_blocking(move || source_digest(&dir, &config, base.as_deref())).await.map_err(|e| {
+        ProviderError::new(ErrorKind::Failed, format!("hashing the image's inputs stopped: {e}"))
+    })?
+}
+
 /// The facts: see the module.
 pub async fn plan(
     base_dir: &Path,
@@ -271,7 +284,7 @@ pub async fn plan(
         _ => Value::Unknown,
     };
     let source = if content_known && !base_digest.is_unknown() {
-        Value::from(source_digest(base_dir, config, base_digest.as_str())?)
+        Value::from(hash_inputs(base_dir, config, base_digest.as_str()).await?)
     } else {
         Value::Unknown
     };
@@ -317,7 +330,7 @@ pub async fn apply(base_dir: &Path, client: &Client, planned: &Value) -> Result<
         (None, Some(base)) => resolve_base(Some(client), &base).await?,
         (None, None) => None,
     };
-    let source = source_digest(base_dir, planned, base_digest.as_deref())?;
+    let source = hash_inputs(base_dir, planned, base_digest.as_deref()).await?;
     if let Some(reviewed) = attr(planned, "source_digest").as_str()
         && reviewed != source
     {
