@@ -89,7 +89,7 @@ resource "kubernetes_manifest" "data_job" {
   depends_on = [kubernetes_manifest.data_claim]
   # A Job's pod template cannot change: a new trainer image means a new Job.
   lifecycle {
-    replace_triggered_by = [image_build.trainer]
+    replace_triggered_by = [image_build.trainer.digest]
   }
 }
 
@@ -152,7 +152,7 @@ resource "kubernetes_manifest" "training" {
   depends_on = [kubernetes_manifest.crd, kubernetes_manifest.data_job, kubernetes_manifest.snapshot_binding]
   # Training starts over with a new trainer image.
   lifecycle {
-    replace_triggered_by = [image_build.trainer]
+    replace_triggered_by = [image_build.trainer.digest]
   }
 }
 

@@ -64,8 +64,10 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
     assert!(!out.contains("local-cloud-only"), "{out}");
 
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
-    let image = || stack.run(&["output", "trainer_image"]).ok().stdout.trim().trim_matches('"').to_owned();
-    let first = image();
+    let image = |stack: &Stack| {
+        stack.run(&["output", "trainer_image"]).ok().stdout.trim().trim_matches('"').to_owned()
+    };
+    let first = image(&stack);
     assert!(first.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:"), "{first}");
 
     // Journey 4: the trainer's code changes; the image is rebuilt (its digest known after
@@ -79,7 +81,7 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
         .stdout_has("-/+ kubernetes_manifest.training will be replaced (a replacement trigger changed)")
         .stdout_has("Plan: 0 to add, 1 to change, 2 to replace, 0 to destroy.");
     stack.run(&["apply", "--auto-approve", "--emulator"]).ok();
-    let second = image();
+    let second = image(&stack);
     assert!(
         second.starts_with("laneregistry.azurecr.io/lanestack-trainer@sha256:") && second != first,
         "{second}"

@@ -111,6 +111,7 @@ pub async fn plan(
         diags: Diagnostics::new(),
         planned: HashSet::new(),
         changed_blocks: HashSet::new(),
+        changed_attributes: HashMap::new(),
         stack_owned: HashMap::new(),
         forget: Vec::new(),
     };
@@ -351,6 +352,10 @@ struct Planner<'a> {
     diags: Diagnostics,
     planned: HashSet<ResourceAddress>,
     changed_blocks: HashSet<BlockAddress>,
+    /// For each changed block, the top-level attributes whose values change (`*`: all of
+    /// them, for a create, replacement or delete), for `replace_triggered_by` entries that name
+    /// an attribute (`image_build.trainer.digest`).
+    changed_attributes: HashMap<BlockAddress, HashSet<String>>,
     /// Per instance, the server-owned attributes its configuration sets.
     stack_owned: HashMap<ResourceAddress, Vec<String>>,
     forget: Vec<ResourceAddress>,
@@ -549,10 +554,17 @@ impl Planner<'_> {
                 Io::Data(out)
             }));
         }
+        // An entry naming a resource triggers on any change to it; one naming an attribute
+        // (`image_build.trainer.digest`), only when that attribute changes.
         let triggered = block.lifecycle.replace_triggered_by.iter().any(|e| {
-            e.refs
-                .iter()
-                .any(|r| matches!(&r.target, RefTarget::Resource(a) if self.changed_blocks.contains(a)))
+            e.refs.iter().any(|r| match (&r.target, r.path.first()) {
+                (RefTarget::Resource(a), None) => self.changed_blocks.contains(a),
+                (RefTarget::Resource(a), Some(attr)) => self
+                    .changed_attributes
+                    .get(a)
+                    .is_some_and(|changed| changed.contains("*") || changed.contains(attr)),
+                _ => false,
+            })
         });
         let requests: Vec<Request> = pending
             .iter()
@@ -638,6 +650,13 @@ impl Planner<'_> {
             }
             if action != Action::NoOp {
                 self.changed_blocks.insert(block.addr.clone());
+                let changed = self.changed_attributes.entry(block.addr.clone()).or_default();
+                match (&p.prior, action) {
+                    (Some(prior), Action::Update) => changed.extend(changed_attributes(prior, &planned)),
+                    _ => {
+                        changed.insert("*".to_owned());
+                    }
+                }
             }
             let replace_paths =
                 if action.is_replace() { response.requires_replace.clone() } else { Vec::new() };
@@ -845,5 +864,26 @@ fn limit_to_targets(
             blocks.contains(&a.block)
                 || targets.iter().any(|t| t.block == a.block && (t.key.is_none() || t.key == a.key))
         })
+        .collect()
+}
+
+/// The top-level attributes whose values differ between `prior` and `planned` (an unknown
+/// planned value differs from any known one).
+fn changed_attributes(prior: &Value, planned: &Value) -> Vec<String> {
+    let (prior, planned) = (prior.unmark(), planned.unmark());
+    let names: HashSet<&String> = prior
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.keys())
+        .chain(planned.as_object().into_iter().flat_map(|o| o.keys()))
+        .collect();
+    names
+        .into_iter()
+        .filter(|name| {
+            let path = lanestack_model::AttrPath::attr((*name).clone());
+            let (was, now) = (prior.get(&path), planned.get(&path));
+            was != now || now.is_some_and(Value::contains_unknown)
+        })
+        .cloned()
         .collect()
 }

@@ -625,6 +625,44 @@ resource "fake_thing" "b" {
 }
 
 #[test]
+fn a_trigger_naming_an_attribute_fires_only_when_that_attribute_changes() {
+    rt().block_on(async {
+        let stack = r#"
+resource "fake_thing" "image" {
+  name = "image"
+  size = 1
+  tags = { tag = "v1" }
+}
+
+resource "fake_thing" "job" {
+  name = "job"
+  lifecycle {
+    replace_triggered_by = [fake_thing.image.size]
+  }
+}
+"#;
+        let h = Harness::new(stack);
+        h.apply().await;
+        // Another tag on the image: an update of it, not of what its size triggers.
+        h.write(&stack.replace("\"v1\"", "\"v2\""));
+        let plan = h.plan().await;
+        assert_eq!(actions(&plan), [("fake_thing.image".to_owned(), Action::Update)]);
+        h.apply_plan(&plan).await.unwrap();
+        // Another size: the job is replaced.
+        h.write(&stack.replace("\"v1\"", "\"v2\"").replace("size = 1", "size = 2"));
+        let plan = h.plan().await;
+        let got: Vec<_> = plan.effective().map(|c| (c.change.address.to_string(), c.change.reason)).collect();
+        assert_eq!(
+            got,
+            [
+                ("fake_thing.image".to_owned(), None),
+                ("fake_thing.job".to_owned(), Some(ActionReason::ReplaceByTriggers))
+            ]
+        );
+    });
+}
+
+#[test]
 fn prevent_destroy_stops_destroy_and_replace() {
     rt().block_on(async {
         let stack = r#"
