@@ -59,6 +59,7 @@ mod log;
 mod net;
 mod registry;
 mod rng;
+mod runai;
 mod server;
 mod throttle;
 mod tls;
