@@ -69,6 +69,8 @@ pub(crate) struct Cloud {
     clock: u64,
     /// The Kubernetes objects of the managed clusters, dropped with their cluster.
     pub(crate) kube: crate::kube::Store,
+    /// The Run:ai control plane's projects and tokens.
+    pub(crate) runai: crate::runai::Store,
     /// The names of the container registries removed since the server last looked: their
     /// content (kept by the server, not here) goes with them.
     pub(crate) removed_registries: Vec<String>,
@@ -102,6 +104,7 @@ impl Cloud {
             lro_min,
             clock: 0,
             kube: crate::kube::Store::new(seed ^ 0x6b75_6265),
+            runai: crate::runai::Store::default(),
             removed_registries: Vec::new(),
         }
     }

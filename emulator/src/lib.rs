@@ -23,6 +23,8 @@
 //!   roll out, Jobs complete (or fail, with the emulator-only annotation
 //!   [`KUBERNETES_JOB_FAIL_ANNOTATION`]), claims bind to provisioned volumes, VolumeSnapshots
 //!   are taken and restored ([`EmulatorConfig::kube_controllers`] turns them off);
+//! - the Run:ai control plane under `/runai` (module `runai`): tokens, clusters (one per AKS
+//!   cluster), departments, node pools and projects, whose namespaces appear in the cluster;
 //! - the data plane of every container registry, on its login server `<name>.azurecr.io`
 //!   (chosen by the `Host` header; a client connects the name to the emulator's address, and
 //!   the server certificate covers `*.azurecr.io`): the OCI distribution API (blobs, chunked
@@ -59,6 +61,7 @@ mod log;
 mod net;
 mod registry;
 mod rng;
+mod runai;
 mod server;
 mod throttle;
 mod tls;

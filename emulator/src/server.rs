@@ -69,6 +69,11 @@ impl Shared {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
+            match std::fs::read_to_string(dir.join("runai.json")) {
+                Ok(text) => cloud.runai.load(&text).map_err(std::io::Error::other)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         let mut registries = Registries::new(config.data_dir.as_deref(), config.faults.seed);
         // Registries deleted before the last stop (or settled as deleted by loading) take
@@ -97,7 +102,11 @@ impl Shared {
         let Some(dir) = &self.config.data_dir else { return };
         // Best effort: a failed save loses the change on restart, as a crashed cloud would.
         // Each file is written whole and renamed into place.
-        for (name, text) in [("arm.json", cloud.to_json()), ("kube.json", cloud.kube_json())] {
+        for (name, text) in [
+            ("arm.json", cloud.to_json()),
+            ("kube.json", cloud.kube_json()),
+            ("runai.json", cloud.runai.to_json()),
+        ] {
             let tmp = dir.join(format!("{name}.tmp"));
             if std::fs::write(&tmp, text).is_ok() {
                 let _ = std::fs::rename(&tmp, dir.join(name));
@@ -243,6 +252,44 @@ pub(crate) async fn handle(
             note: reply.note.clone(),
             resource: None,
         });
+        return Ok(to_response(reply));
+    }
+    if path == "/runai" || path.starts_with("/runai/") {
+        // The Run:ai control plane: its own auth, no ARM checks, throttling or faults.
+        let at_ms = shared.started.elapsed().as_millis() as u64;
+        let query = parse_query(&query);
+        let request = crate::runai::Request {
+            method: method.as_str(),
+            path: &path,
+            query: &query,
+            authorization: auth.as_deref(),
+            body: &body,
+            client_id: crate::principal::CLIENT_ID,
+            client_secret: shared.config.client_secret.as_deref().unwrap_or(crate::principal::CLIENT_SECRET),
+            polls: shared.config.lro_polls,
+            seed: shared.config.faults.seed,
+        };
+        let answer = {
+            let mut cloud = lock(&shared.cloud);
+            let answer = crate::runai::handle(&mut cloud, &request);
+            if answer.changed {
+                shared.save(&cloud);
+            }
+            answer
+        };
+        shared.record(LogEntry {
+            seq: 0,
+            at_ms,
+            method: method.to_string(),
+            path,
+            status: answer.status,
+            note: answer.note,
+            resource: answer.resource,
+        });
+        let reply = match answer.body {
+            Some(body) => Reply::json(answer.status, body),
+            None => Reply::empty(answer.status),
+        };
         return Ok(to_response(reply));
     }
     if path == "/k8s" || path.starts_with("/k8s/") {

@@ -573,6 +573,51 @@ fn invalid_options(options: &str, field: &str, reason: &str, detail: &str) -> An
     e.into()
 }
 
+/// Makes sure namespace `name` exists in the cluster with `labels` (added to what it has), as
+/// a cluster agent does for the objects it manages (the Run:ai control plane's projects).
+/// True when anything changed.
+pub(crate) fn ensure_namespace(
+    store: &mut Store,
+    cluster: &str,
+    name: &str,
+    labels: &serde_json::Map<String, Value>,
+    manager: &str,
+    now: &str,
+) -> Result<bool, KubeError> {
+    let seeded = store.ensure_cluster(cluster, now);
+    let Some(kind) = types::builtin("v1", "namespaces") else { return Ok(seeded) };
+    let existing = store.object(cluster, &kind, "", name);
+    let (op, body, url_name) = match &existing {
+        None => (Op::Create, json!({ "metadata": { "name": name, "labels": labels } }), None),
+        Some(o) => {
+            let have = o.pointer("/metadata/labels").and_then(Value::as_object);
+            if labels.iter().all(|(k, v)| have.and_then(|h| h.get(k)) == Some(v)) {
+                return Ok(seeded);
+            }
+            (Op::MergePatch, json!({ "metadata": { "labels": labels } }), Some(name))
+        }
+    };
+    let w = Write {
+        kind: &kind,
+        status: false,
+        namespace: "",
+        name: url_name,
+        op,
+        body,
+        manager,
+        dry_run: false,
+        now,
+    };
+    store.write(cluster, w).map(|_| true)
+}
+
+/// Deletes namespace `name` of the cluster (it terminates over `polls` reads, as any
+/// namespace); true when it was there.
+pub(crate) fn remove_namespace(store: &mut Store, cluster: &str, name: &str, now: &str, polls: u32) -> bool {
+    let Some(kind) = types::builtin("v1", "namespaces") else { return false };
+    store.delete(cluster, &kind, "", name, &Value::Null, false, now, polls).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod custom;
 mod kube;
 mod malformed;
 mod registry;
+mod runai;
 
 // The real API server of `lanestack-kube`'s tests (etcd + apiextensions-apiserver), which the
 // custom resource scenario holds the emulator to.
