@@ -537,8 +537,14 @@ impl Planner<'_> {
             return Started::Done(false);
         }
         if data {
-            // A data source whose configuration is not known yet is read during apply.
-            if pending.iter().any(|p| p.config.contains_unknown()) {
+            // A data source whose configuration is not known yet is read during apply; so is one
+            // whose `depends_on` names a resource with changes planned (as in Terraform: what it
+            // looks up may be what those changes make).
+            let waits = block
+                .depends_on
+                .iter()
+                .any(|r| matches!(&r.target, RefTarget::Resource(a) if self.changed_blocks.contains(a)));
+            if waits || pending.iter().any(|p| p.config.contains_unknown()) {
                 let values = pending.into_iter().map(|p| (p.instance.addr, Value::Unknown)).collect();
                 self.tables.resources.insert(block.addr.clone(), expand::block_value(block, values));
                 return Started::Done(true);

@@ -760,3 +760,42 @@ resource "fake_thing" "app" {
         assert!(text.contains("tags.plain: \"public\""), "{text}");
     });
 }
+
+#[test]
+fn a_data_source_that_depends_on_a_changing_resource_is_read_during_apply() {
+    rt().block_on(async {
+        let mut schema = lanestack_model::ProviderSchema::default();
+        schema.resources.insert("fake_thing".to_owned(), crate::fake::thing_schema());
+        schema.data_sources.insert("fake_lookup".to_owned(), crate::fake::FakeProvider::lookup_schema());
+        let stack = r#"
+resource "fake_thing" "cluster" {
+  name = "cluster"
+}
+
+data "fake_lookup" "registered" {
+  input      = "cluster"
+  depends_on = [fake_thing.cluster]
+}
+
+resource "fake_thing" "project" {
+  name = "project"
+  tags = { cluster = data.fake_lookup.registered.value }
+}
+"#;
+        let h = Harness::with_fake(crate::fake::FakeProvider::new(schema), stack);
+        // The cluster is to be created: what depends on it is looked up once it exists.
+        let plan = h.plan().await;
+        let text = render::plan_text(&plan, Default::default());
+        assert!(text.contains("tags.cluster: (known after apply)"), "{text}");
+        assert!(h.fake.calls_of(CallKind::ReadData).is_empty(), "read at plan time");
+        let report = h.apply_plan(&plan).await.unwrap();
+        assert!(report.succeeded(), "{report:?}");
+        assert_eq!(
+            attr(&h.state(), "fake_thing.project", "tags"),
+            Value::object([("cluster", Value::from("cluster"))])
+        );
+        // Nothing changes now: the lookup is read when planning.
+        let again = h.plan().await;
+        assert!(!again.has_changes(), "{}", render::plan_text(&again, Default::default()));
+    });
+}
