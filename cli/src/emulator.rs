@@ -134,6 +134,15 @@ async fn serve(args: ServeArgs, ui: &Ui) -> anyhow::Result<u8> {
         format!("    password   = \"{}\"{ca_attr}", principal::CLIENT_SECRET),
         "  }".to_owned(),
         String::new(),
+        "Its Run:ai control plane knows every AKS cluster created here (data \"runai_cluster\" by name):"
+            .to_owned(),
+        String::new(),
+        "  provider \"runai\" {".to_owned(),
+        format!("    url           = \"{endpoint}/runai\""),
+        format!("    client_id     = \"{}\"", principal::CLIENT_ID),
+        format!("    client_secret = \"{}\"{ca_attr}", principal::CLIENT_SECRET),
+        "  }".to_owned(),
+        String::new(),
         "Press Ctrl-C to stop.".to_owned(),
     ];
     ui.line(&lines.join("\n"))?;
@@ -189,13 +198,25 @@ impl Target {
         let image = injection.provider(lanestack_image::PROVIDER_NAME);
         for (attr, value) in [
             ("connect_to", running.addr().to_string()),
-            ("ca_certificate_file", ca),
+            ("ca_certificate_file", ca.clone()),
             ("username", principal::CLIENT_ID.to_owned()),
             ("password", principal::CLIENT_SECRET.to_owned()),
             // Docker's credentials are for real registries: never sent to the local cloud.
             ("docker_config_file", String::new()),
         ] {
             image.overrides.insert(attr.into(), value);
+        }
+        // Run:ai: the local cloud's control plane, with its service principal as the
+        // application; a stack's own tenant and credentials are never used.
+        let ca_file = ca;
+        let runai = injection.provider(lanestack_runai::PROVIDER_NAME);
+        for (attr, value) in [
+            ("url", format!("{}/runai", running.endpoint())),
+            ("client_id", principal::CLIENT_ID.to_owned()),
+            ("client_secret", principal::CLIENT_SECRET.to_owned()),
+            ("ca_certificate_file", ca_file),
+        ] {
+            runai.overrides.insert(attr.into(), value);
         }
         Ok(Target { _running: Some(running), injection })
     }

@@ -17,6 +17,7 @@ use lanestack_helm::HelmProvider;
 use lanestack_image::ImageProvider;
 use lanestack_kubernetes::{Ambient, KubernetesProvider};
 use lanestack_model::Value;
+use lanestack_runai::RunaiProvider;
 
 use crate::Reported;
 use crate::injected::Injection;
@@ -40,6 +41,7 @@ pub fn providers(dir: &Path, injection: &Injection) -> Providers {
         .with(injection.wrap(Arc::new(KubernetesProvider::new(dir.to_path_buf(), kube_ambient()))))
         .with(injection.wrap(Arc::new(ImageProvider::new(dir.to_path_buf()))))
         .with(injection.wrap(Arc::new(HelmProvider::new(dir.to_path_buf()))))
+        .with(injection.wrap(Arc::new(RunaiProvider::new(dir.to_path_buf()))))
 }
 
 /// The variables the kubernetes provider falls back on when its block names no cluster

@@ -1,6 +1,6 @@
-# Training (runbook §8–12): the namespace and the permission to snapshot its volume, the data
-# claim on ANF, the data job, the data-parallel MPI training job, and a claim restored from a
-# snapshot of the data.
+# Training (runbook §8–12): the Run:ai project, whose namespace the training runs in, and the
+# permission to snapshot its volume; the data claim on ANF, the data job, the data-parallel MPI
+# training job, and a claim restored from a snapshot of the data.
 
 locals {
   # By digest: what the reviewed plan showed is what the nodes pull.
@@ -8,10 +8,29 @@ locals {
   data_claim    = "pvc-tusimple-data"
 }
 
-resource "kubernetes_namespace" "training" {
-  metadata {
-    name   = "lane-detection"
-    labels = { "app.kubernetes.io/part-of" = "lane-detection" }
+# Run:ai's control plane (the tenant) and an application's credentials; --emulator sets the
+# local cloud's.
+provider "runai" {
+  url           = var.runai_url
+  client_id     = var.runai_client_id
+  client_secret = var.runai_client_secret
+}
+
+# The AKS cluster as Run:ai knows it (its cluster agent registers it under the cluster's name),
+# looked up once the cluster exists.
+data "runai_cluster" "aks" {
+  name       = azure_kubernetes_cluster.aks.name
+  depends_on = [azure_kubernetes_cluster.aks]
+}
+
+# The Run:ai project (runbook §8): Run:ai makes its namespace, runai-lane-detection, where the
+# jobs run, scheduled within the project's GPU quota.
+resource "runai_project" "lane_detection" {
+  name       = "lane-detection"
+  cluster_id = data.runai_cluster.aks.id
+  node_pool {
+    name         = "default"
+    gpu_deserved = var.gpu_nodes
   }
 }
 
@@ -35,7 +54,7 @@ resource "kubernetes_manifest" "snapshot_binding" {
     kind       = "ClusterRoleBinding"
     metadata   = { name = "netappsnapshot" }
     roleRef    = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = "netappsnapshot" }
-    subjects   = [{ kind = "ServiceAccount", name = "default", namespace = kubernetes_namespace.training.metadata.name }]
+    subjects   = [{ kind = "ServiceAccount", name = "default", namespace = runai_project.lane_detection.namespace }]
   })
   depends_on = [kubernetes_manifest.snapshot_role]
 }
@@ -45,7 +64,7 @@ resource "kubernetes_manifest" "data_claim" {
   manifest = yamlencode({
     apiVersion = "v1"
     kind       = "PersistentVolumeClaim"
-    metadata   = { name = local.data_claim, namespace = kubernetes_namespace.training.metadata.name }
+    metadata   = { name = local.data_claim, namespace = runai_project.lane_detection.namespace }
     spec = {
       accessModes      = ["ReadWriteMany"]
       storageClassName = "azurenetappfiles"
@@ -64,7 +83,7 @@ resource "kubernetes_manifest" "data_job" {
   manifest = yamlencode({
     apiVersion = "batch/v1"
     kind       = "Job"
-    metadata   = { name = "download-tusimple-data", namespace = kubernetes_namespace.training.metadata.name }
+    metadata   = { name = "download-tusimple-data", namespace = runai_project.lane_detection.namespace }
     spec = {
       backoffLimit = 2
       template = {
@@ -99,7 +118,7 @@ resource "kubernetes_manifest" "training" {
   manifest = yamlencode({
     apiVersion = "kubeflow.org/v2beta1"
     kind       = "MPIJob"
-    metadata   = { name = "dist-lane-detection-training", namespace = kubernetes_namespace.training.metadata.name }
+    metadata   = { name = "dist-lane-detection-training", namespace = runai_project.lane_detection.namespace }
     spec = {
       slotsPerWorker = 1
       runPolicy      = { cleanPodPolicy = "Running" }
@@ -162,7 +181,7 @@ resource "kubernetes_manifest" "restored_claim" {
   manifest = yamlencode({
     apiVersion = "v1"
     kind       = "PersistentVolumeClaim"
-    metadata   = { name = "restored-tusimple", namespace = kubernetes_namespace.training.metadata.name }
+    metadata   = { name = "restored-tusimple", namespace = runai_project.lane_detection.namespace }
     spec = {
       accessModes      = ["ReadWriteMany"]
       storageClassName = "azurenetappfiles"

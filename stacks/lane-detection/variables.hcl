@@ -106,3 +106,22 @@ variable "registry_password" {
   default     = ""
   description = "That service principal's secret. Never printed, never in a saved plan."
 }
+
+variable "runai_url" {
+  type        = string
+  default     = ""
+  description = "The Run:ai control plane (the tenant's URL, e.g. https://myorg.run.ai). Set by --emulator for the local cloud."
+}
+
+variable "runai_client_id" {
+  type        = string
+  default     = ""
+  description = "A Run:ai application's client id, allowed to manage projects in the cluster."
+}
+
+variable "runai_client_secret" {
+  type        = string
+  sensitive   = true
+  default     = ""
+  description = "That application's secret. Never printed, never in a saved plan."
+}

@@ -1,6 +1,7 @@
 //! stacks/lane-detection, the whole platform, against the local cloud (`--emulator`): 44
 //! objects applied in graph order — the cluster before its Kubernetes objects, CRDs before
-//! their objects (Trident's from its Helm chart, rendered by lanestack), the registry before the trainer image, the image and the claim bound before
+//! their objects (Trident's from its Helm chart, rendered by lanestack), the Run:ai project
+//! before what runs in its namespace, the registry before the trainer image, the image and the claim bound before
 //! the data job, which completes before the training job — a second plan with no changes; a
 //! change to the trainer's code (design journey 4) rebuilds the image and replaces the jobs
 //! that run it; and a destroy removes everything, Kubernetes objects before the cluster.
@@ -50,6 +51,8 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
             "kubernetes_manifest.crd[\"tridentorchestrators.trident.netapp.io\"]",
             "kubernetes_manifest.trident[\"trident.netapp.io/TridentOrchestrator//trident\"]",
         ),
+        // The Run:ai project (its namespace, made by Run:ai) before what runs in it.
+        ("runai_project.lane_detection", "kubernetes_manifest.data_claim"),
         ("azure_container_registry.acr", "image_build.trainer"),
         ("image_build.trainer", "kubernetes_manifest.data_job"),
         ("kubernetes_manifest.data_claim", "kubernetes_manifest.data_job"),
@@ -104,6 +107,10 @@ fn the_platform_applies_plans_no_changes_and_destroys_in_order() {
         assert!(
             manifest.contains(&format!("image: {second}")) && !manifest.contains(&first),
             "{job}: {manifest}"
+        );
+        assert!(
+            manifest.contains("namespace: runai-lane-detection"),
+            "{job} runs in the Run:ai project's namespace"
         );
     }
     stack.run(&["plan", "--emulator", "--detailed-exitcode"]).ok().stdout_has("No changes.");
