@@ -243,11 +243,11 @@ fn projects_survive_a_restart_but_tokens_do_not() {
         let (c, _kube, runai, uuid) = setup_with(config.clone()).await;
         let id =
             runai.post("/api/v1/org-unit/projects", project("p", &uuid, 1.0, -1.0)).await.body["id"].clone();
-        let addr = c.emulator.addr();
         drop(c);
-        let emulator = Emulator::start_on(addr, config).await.unwrap();
-        // A new connection (the old server's open connections outlive it).
-        let runai = Runai { http: reqwest::Client::new(), ..runai };
+        // Another process on the same data: a new port (the old one may not be free yet).
+        let emulator = Emulator::start(config).await.unwrap();
+        let base = format!("{}/runai", emulator.endpoint());
+        let runai = Runai { http: reqwest::Client::new(), base, ..runai };
         let stale = runai.get(&format!("/api/v1/org-unit/projects/{}", id.as_str().unwrap())).await;
         assert_eq!(stale.status, 401);
         let fresh = Runai::new(&emulator, &runai.http).await;
