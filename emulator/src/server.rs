@@ -114,6 +114,30 @@ impl Shared {
         }
     }
 
+    /// Runs `handle` on the cloud under its lock, and saves the cloud when `changed` says the
+    /// answer changed it.
+    fn on_cloud<A>(&self, handle: impl FnOnce(&mut Cloud) -> A, changed: impl Fn(&A) -> bool) -> A {
+        let mut cloud = lock(&self.cloud);
+        let answer = handle(&mut cloud);
+        if changed(&answer) {
+            self.save(&cloud);
+        }
+        answer
+    }
+
+    /// Logs one request.
+    fn log(
+        &self,
+        at_ms: u64,
+        method: &Method,
+        path: String,
+        status: u16,
+        note: Option<String>,
+        resource: Option<String>,
+    ) {
+        self.record(LogEntry { seq: 0, at_ms, method: method.to_string(), path, status, note, resource });
+    }
+
     fn record(&self, mut entry: LogEntry) {
         let mut log = lock(&self.log);
         entry.seq = log.len() as u64 + 1;
@@ -243,15 +267,7 @@ pub(crate) async fn handle(
             registry: &registry,
         };
         let reply = registry_request(&shared, &request);
-        shared.record(LogEntry {
-            seq: 0,
-            at_ms,
-            method: method.to_string(),
-            path,
-            status: reply.status,
-            note: reply.note.clone(),
-            resource: None,
-        });
+        shared.log(at_ms, &method, path, reply.status, reply.note.clone(), None);
         return Ok(to_response(reply));
     }
     if path == "/runai" || path.starts_with("/runai/") {
@@ -269,23 +285,8 @@ pub(crate) async fn handle(
             polls: shared.config.lro_polls,
             seed: shared.config.faults.seed,
         };
-        let answer = {
-            let mut cloud = lock(&shared.cloud);
-            let answer = crate::runai::handle(&mut cloud, &request);
-            if answer.changed {
-                shared.save(&cloud);
-            }
-            answer
-        };
-        shared.record(LogEntry {
-            seq: 0,
-            at_ms,
-            method: method.to_string(),
-            path,
-            status: answer.status,
-            note: answer.note,
-            resource: answer.resource,
-        });
+        let answer = shared.on_cloud(|cloud| crate::runai::handle(cloud, &request), |a| a.changed);
+        shared.log(at_ms, &method, path, answer.status, answer.note, answer.resource);
         let reply = match answer.body {
             Some(body) => Reply::json(answer.status, body),
             None => Reply::empty(answer.status),
@@ -313,23 +314,8 @@ pub(crate) async fn handle(
             lro_polls: shared.config.lro_polls,
             controllers: shared.config.kube_controllers,
         };
-        let answer = {
-            let mut cloud = lock(&shared.cloud);
-            let answer = crate::kube::handle(&mut cloud, &request);
-            if answer.changed {
-                shared.save(&cloud);
-            }
-            answer
-        };
-        shared.record(LogEntry {
-            seq: 0,
-            at_ms,
-            method: method.to_string(),
-            path,
-            status: answer.status,
-            note: answer.note,
-            resource: answer.resource,
-        });
+        let answer = shared.on_cloud(|cloud| crate::kube::handle(cloud, &request), |a| a.changed);
+        shared.log(at_ms, &method, path, answer.status, answer.note, answer.resource);
         return Ok(to_response(Reply::json(answer.status, answer.body)));
     }
     let ctx = Ctx {
@@ -346,16 +332,7 @@ pub(crate) async fn handle(
     let reset = draw_reset(&shared, &ctx.path, ctx.method.as_str());
     let at_ms = shared.started.elapsed().as_millis() as u64;
     if reset == Some(ResetAt::Before) {
-        let note = Some("reset".to_owned());
-        shared.record(LogEntry {
-            seq: 0,
-            at_ms,
-            method: method.to_string(),
-            path,
-            status: 0,
-            note,
-            resource: None,
-        });
+        shared.log(at_ms, &method, path, 0, Some("reset".to_owned()), None);
         return Err(Reset);
     }
     let reply = route(&shared, &ctx).await;
