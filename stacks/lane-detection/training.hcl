@@ -6,6 +6,10 @@ locals {
   # By digest: what the reviewed plan showed is what the nodes pull.
   trainer_image = image_build.trainer.ref
   data_claim    = "pvc-tusimple-data"
+  # Run:ai's scheduler places the project's pods within its quota. Run:ai enforces it in a
+  # project's namespace by default (enforceRunaiScheduler); naming it keeps that true on a
+  # cluster where the setting is off.
+  scheduler     = "runai-scheduler"
 }
 
 # Run:ai's control plane (the tenant) and an application's credentials; --emulator sets the
@@ -88,6 +92,7 @@ resource "kubernetes_manifest" "data_job" {
       backoffLimit = 2
       template = {
         spec = {
+          schedulerName = local.scheduler
           restartPolicy = "Never"
           containers = [{
             name    = "data"
@@ -127,6 +132,7 @@ resource "kubernetes_manifest" "training" {
           replicas = 1
           template = {
             spec = {
+              schedulerName = local.scheduler
               containers = [{
                 name    = "launcher"
                 image   = local.trainer_image
@@ -139,7 +145,8 @@ resource "kubernetes_manifest" "training" {
           replicas = var.gpu_nodes
           template = {
             spec = {
-              nodeSelector = { "kubernetes.azure.com/agentpool" = azure_kubernetes_node_pool.gpu.name }
+              schedulerName = local.scheduler
+              nodeSelector  = { "kubernetes.azure.com/agentpool" = azure_kubernetes_node_pool.gpu.name }
               containers = [{
                 name      = "worker"
                 image     = local.trainer_image
