@@ -15,9 +15,14 @@ use sha2::{Digest as _, Sha256};
 
 /// `sha256:<hex>` of `bytes`: the canonical digest of a blob or manifest.
 pub fn sha256(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(71);
+    digest_of_hash(&Sha256::digest(bytes))
+}
+
+/// `sha256:<hex>` of a SHA-256 hash already computed (a hasher fed in pieces, a stream).
+pub fn digest_of_hash(hash: &[u8]) -> String {
+    let mut out = String::with_capacity(7 + 2 * hash.len());
     out.push_str("sha256:");
-    for b in Sha256::digest(bytes) {
+    for b in hash {
         out.push_str(&format!("{b:02x}"));
     }
     out

@@ -250,7 +250,7 @@ pub fn source_digest(
                 .map_err(|e| unreadable("build input", e))?;
         }
     }
-    Ok(format!("sha256:{}", hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(lanestack_oci::digest_of_hash(&hasher.finalize()))
 }
 
 /// [`source_digest`] on a blocking thread: the inputs may be large trees, and reading them must
@@ -268,12 +268,13 @@ async fn hash_inputs(
 
 /// The facts: see the module.
 pub async fn plan(
+    block: &Block,
     base_dir: &Path,
     client: Option<&Client>,
     prior: Option<&Value>,
     config: &Value,
 ) -> Result<PlanResponse, ProviderError> {
-    let mut response = plan_by_schema(&schema().block, prior, config);
+    let mut response = plan_by_schema(block, prior, config);
     let content_known = CONTENT.iter().all(|name| !attr(config, name).contains_unknown());
     let base_digest = match attr(config, "base") {
         Value::Null => Value::Null,
@@ -576,26 +577,28 @@ mod tests {
                 ("layer", layer_block("bin", "/bin/t")),
             ])
         };
-        let first = plan(dir.path(), None, None, &c("/bin/t")).await.unwrap().planned_state;
+        let first = plan(&schema().block, dir.path(), None, None, &c("/bin/t")).await.unwrap().planned_state;
         let digest = attr(&first, "source_digest").clone();
         assert!(digest.as_str().is_some_and(|d| d.starts_with("sha256:")));
         assert!(attr(&first, "digest").is_unknown());
         // The same inputs: the same identity, and a prior image stays as it is.
         let mut prior = first.clone();
         prior.set(&AttrPath::attr("digest"), Value::from("sha256:pushed"));
-        let again = plan(dir.path(), None, Some(&prior), &c("/bin/t")).await.unwrap();
+        let again = plan(&schema().block, dir.path(), None, Some(&prior), &c("/bin/t")).await.unwrap();
         assert_eq!(attr(&again.planned_state, "digest"), &Value::from("sha256:pushed"));
         assert_eq!(again.planned_state, prior);
         // Another file content or setting: a new identity, the digest unknown until apply.
         std::fs::write(dir.path().join("bin"), b"v2").unwrap();
-        let changed = plan(dir.path(), None, Some(&prior), &c("/bin/t")).await.unwrap().planned_state;
+        let changed =
+            plan(&schema().block, dir.path(), None, Some(&prior), &c("/bin/t")).await.unwrap().planned_state;
         assert_ne!(attr(&changed, "source_digest"), &digest);
         assert!(attr(&changed, "digest").is_unknown() && attr(&changed, "ref").is_unknown());
-        let other = plan(dir.path(), None, Some(&prior), &c("/bin/u")).await.unwrap().planned_state;
+        let other =
+            plan(&schema().block, dir.path(), None, Some(&prior), &c("/bin/u")).await.unwrap().planned_state;
         assert_ne!(attr(&other, "source_digest"), attr(&changed, "source_digest"));
         // A missing source is an error naming it.
         std::fs::remove_file(dir.path().join("bin")).unwrap();
-        let e = plan(dir.path(), None, None, &c("/bin/t")).await.unwrap_err();
+        let e = plan(&schema().block, dir.path(), None, None, &c("/bin/t")).await.unwrap_err();
         assert!(e.message.contains("cannot read the layer source") && e.message.contains("bin"), "{e}");
         // An unknown setting (known after another resource's apply): an unknown identity.
         let unknown = config(&[
@@ -603,7 +606,7 @@ mod tests {
             ("env", Value::Unknown),
             ("layer", layer_block("x", "/x")),
         ]);
-        let p = plan(dir.path(), None, None, &unknown).await.unwrap().planned_state;
+        let p = plan(&schema().block, dir.path(), None, None, &unknown).await.unwrap().planned_state;
         assert!(attr(&p, "source_digest").is_unknown());
     }
 

@@ -42,10 +42,6 @@ pub struct Layer {
 
 pub use lanestack_oci::sha256;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Packs `spec` into a layer.
 pub fn pack(spec: &LayerSpec) -> io::Result<Layer> {
     let target = spec.target.trim_start_matches('/').trim_end_matches('/');
@@ -291,7 +287,7 @@ impl<W> Hashing<W> {
 
     /// The inner writer and `sha256:` of everything written.
     fn finish(self) -> (W, String) {
-        (self.inner, format!("sha256:{}", hex(&self.hasher.finalize())))
+        (self.inner, lanestack_oci::digest_of_hash(&self.hasher.finalize()))
     }
 }
 
@@ -409,7 +405,7 @@ mod tests {
         let hash = |exclude: &[String]| {
             let mut h = Sha256::new();
             hash_tree(&mut h, &dir.path().join("app"), exclude).unwrap();
-            hex(&h.finalize())
+            lanestack_oci::digest_of_hash(&h.finalize())
         };
         let before = hash(&[]);
         let without_lib = hash(&["lib".to_owned()]);

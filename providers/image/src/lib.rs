@@ -38,6 +38,8 @@ pub const PROVIDER_NAME: &str = "image";
 /// The image provider. Cheap to share; the registry client is set by `configure`.
 pub struct ImageProvider {
     schema: ProviderSchema,
+    // A copy of `image_build`'s block, so that `plan` needs no fallible map lookup.
+    build_block: Block,
     base_dir: PathBuf,
     client: RwLock<Option<std::sync::Arc<Client>>>,
 }
@@ -104,8 +106,10 @@ impl ImageProvider {
             ..ProviderSchema::default()
         };
         let mut schema = schema;
-        schema.resources.insert(build::TYPE_NAME.to_owned(), build::schema());
-        ImageProvider { schema, base_dir: base_dir.into(), client: RwLock::new(None) }
+        let build = build::schema();
+        let build_block = build.block.clone();
+        schema.resources.insert(build::TYPE_NAME.to_owned(), build);
+        ImageProvider { schema, build_block, base_dir: base_dir.into(), client: RwLock::new(None) }
     }
 
     fn client(&self) -> Option<std::sync::Arc<Client>> {
@@ -194,7 +198,14 @@ impl Provider for ImageProvider {
     fn plan<'a>(&'a self, request: PlanRequest<'a>) -> BoxFuture<'a, Result<PlanResponse, ProviderError>> {
         Box::pin(async move {
             check_type(request.address)?;
-            build::plan(&self.base_dir, self.client().as_deref(), request.prior_state, request.config).await
+            build::plan(
+                &self.build_block,
+                &self.base_dir,
+                self.client().as_deref(),
+                request.prior_state,
+                request.config,
+            )
+            .await
         })
     }
 

@@ -728,8 +728,7 @@ impl Client {
             size += chunk.len() as u64;
             file.write_all(&chunk).await.map_err(local)?;
         }
-        let got =
-            format!("sha256:{}", hasher.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>());
+        let got = lanestack_oci::digest_of_hash(&hasher.finalize());
         if got != digest {
             return Err(error(
                 ErrorKind::Failed,
