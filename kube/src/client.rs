@@ -8,6 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use lanestack_http::CaError;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
@@ -37,21 +38,17 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client for `config`. Fails on a CA or client certificate that is not PEM.
     pub fn new(config: &Config) -> Result<Client, Error> {
-        // rustls on ring, chosen once per process; a second install is refused and harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let server = config.server.trim_end_matches('/').to_owned();
         let setup = |detail: String| Error::Setup { server: server.clone(), detail };
-        let mut builder = reqwest::Client::builder()
+        let trust = config.ca_pem.as_deref().map(lanestack_http::ca_certificates).transpose().map_err(
+            |e| match e {
+                CaError::NotPem(e) => setup(format!("the CA certificate is not PEM: {e}")),
+                CaError::Empty => setup("the CA certificate data holds no PEM certificate".to_owned()),
+            },
+        )?;
+        let mut builder = lanestack_http::builder(trust.as_deref())
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(120));
-        if let Some(pem) = &config.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| setup(format!("the CA certificate is not PEM: {e}")))?;
-            if certs.is_empty() {
-                return Err(setup("the CA certificate data holds no PEM certificate".to_owned()));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
         if let Auth::ClientCertificate { cert_pem, key_pem } = &config.auth {
             let mut pem = cert_pem.clone();
             pem.push(b'\n');
@@ -186,7 +183,7 @@ impl Client {
 
     fn transport(&self, e: &reqwest::Error) -> Error {
         let detail = chain(e);
-        if is_tls_error(e) {
+        if lanestack_http::is_tls_error(e) {
             Error::Tls {
                 server: self.server.clone(),
                 detail: format!(
@@ -236,35 +233,6 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         source = err.source();
     }
     parts.join(": ")
-}
-
-/// Whether a failed request failed in TLS (the server's certificate, or the handshake).
-fn is_tls_error(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io_wraps_rustls(io)
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-/// Whether an IO error wraps a TLS error, perhaps inside other IO errors (hyper nests them, and
-/// `io::Error::source` skips the wrapped error itself).
-fn io_wraps_rustls(io: &std::io::Error) -> bool {
-    match io.get_ref() {
-        None => false,
-        Some(inner) => {
-            inner.downcast_ref::<rustls::Error>().is_some()
-                || inner.downcast_ref::<std::io::Error>().is_some_and(io_wraps_rustls)
-        }
-    }
 }
 
 /// The path of a collection or of one object: `api_version` `v1` is the core group (`/api/v1`),

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use lanestack_http::CaError;
 use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -179,21 +180,15 @@ impl ArmClient {
         retry: RetryPolicy,
         ca_pem: Option<&[u8]>,
     ) -> Result<ArmClient, ArmError> {
-        // rustls on ring, chosen once per process; a second install is refused and harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let failed =
             |message: String| ArmError { kind: ErrorKind::Failed, status: None, code: None, message };
-        let mut builder = reqwest::Client::builder()
+        let trust = ca_pem.map(lanestack_http::ca_certificates).transpose().map_err(|e| match e {
+            CaError::NotPem(e) => failed(format!("could not read the CA certificates: {e}")),
+            CaError::Empty => failed("the CA certificate file holds no PEM certificate".to_owned()),
+        })?;
+        let builder = lanestack_http::builder(trust.as_deref())
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(30));
-        if let Some(pem) = ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| failed(format!("could not read the CA certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(failed("the CA certificate file holds no PEM certificate".to_owned()));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
         let http = builder.build().map_err(|e| failed(format!("could not build the HTTP client: {e}")))?;
         Ok(ArmClient {
             http,
@@ -269,7 +264,7 @@ impl ArmClient {
                     }
                     Err(reply)
                 }
-                Err(e) if is_certificate_error(&e) => return Err(untrusted(url, &e)),
+                Err(e) if lanestack_http::is_tls_error(&e) => return Err(untrusted(url, &e)),
                 Err(e) => Ok(e),
             };
             drop(permit);
@@ -508,35 +503,6 @@ fn operation_failed(method: &Method, id: &str, status: &str, body: &Value) -> Ar
             code.as_deref().unwrap_or("(no code)")
         ),
         code,
-    }
-}
-
-/// Whether a failed request failed on the server's certificate: retrying cannot help.
-pub(crate) fn is_certificate_error(e: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io_wraps_rustls(io)
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-/// Whether an IO error wraps a TLS error, perhaps inside other IO errors (hyper nests them, and
-/// `io::Error::source` skips the wrapped error itself).
-fn io_wraps_rustls(io: &std::io::Error) -> bool {
-    match io.get_ref() {
-        None => false,
-        Some(inner) => {
-            inner.downcast_ref::<rustls::Error>().is_some()
-                || inner.downcast_ref::<std::io::Error>().is_some_and(io_wraps_rustls)
-        }
     }
 }
 

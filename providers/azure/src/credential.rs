@@ -223,7 +223,7 @@ async fn service_principal(
         match sent {
             Ok(r) if r.status().is_server_error() && attempt < retry.max_retries => {}
             Ok(r) => break r,
-            Err(e) if crate::client::is_certificate_error(&e) => {
+            Err(e) if lanestack_http::is_tls_error(&e) => {
                 return Outcome::Refused(crate::client::untrusted(&url, &e));
             }
             Err(e) if e.is_connect() && attempt < retry.max_connect_retries.min(retry.max_retries) => {}

@@ -112,9 +112,7 @@ async fn fetch(base_dir: &Path, url: &str) -> Result<Vec<u8>, ProviderError> {
         let path = if path.is_absolute() { path } else { base_dir.join(path) };
         return std::fs::read(&path).map_err(|e| invalid(format!("cannot read {}: {e}", path.display())));
     }
-    // rustls on ring, as every client of the workspace; a second install is refused and harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder()
+    let client = lanestack_http::builder(None)
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(300))
         .build()

@@ -21,6 +21,8 @@ use lanestack_model::{ErrorKind, ProviderError};
 use reqwest::{Method, StatusCode};
 use tokio::sync::Mutex;
 
+use lanestack_http::CaError;
+
 use crate::docker_config::DockerConfig;
 use crate::layer::sha256;
 
@@ -187,6 +189,8 @@ enum Auth {
 /// A client of every registry a stack names, sharing connections and tokens.
 pub struct Client {
     settings: Settings,
+    /// The CAs of `settings.ca_pem`, read once.
+    trust: Option<Vec<reqwest::Certificate>>,
     http: Mutex<HashMap<String, reqwest::Client>>,
     /// What worked last per registry host and scope list.
     auth: Mutex<HashMap<(String, Vec<Scope>), Auth>>,
@@ -256,14 +260,17 @@ impl<'a> Call<'a> {
 impl Client {
     /// A client with these settings. Fails only on unreadable CA certificates.
     pub fn new(settings: Settings) -> Result<Client, RegistryError> {
-        if let Some(pem) = &settings.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| error(ErrorKind::Invalid, format!("could not read the CA certificates: {e}")))?;
-            if certs.is_empty() {
-                return Err(error(ErrorKind::Invalid, "the CA certificate file holds no PEM certificate"));
-            }
-        }
-        Ok(Client { settings, http: Mutex::new(HashMap::new()), auth: Mutex::new(HashMap::new()) })
+        let trust = settings.ca_pem.as_deref().map(lanestack_http::ca_certificates).transpose().map_err(
+            |e| match e {
+                CaError::NotPem(e) => {
+                    error(ErrorKind::Invalid, format!("could not read the CA certificates: {e}"))
+                }
+                CaError::Empty => {
+                    error(ErrorKind::Invalid, "the CA certificate file holds no PEM certificate")
+                }
+            },
+        )?;
+        Ok(Client { settings, trust, http: Mutex::new(HashMap::new()), auth: Mutex::new(HashMap::new()) })
     }
 
     async fn http(&self, host: &str) -> Result<reqwest::Client, RegistryError> {
@@ -271,17 +278,11 @@ impl Client {
         if let Some(client) = clients.get(host) {
             return Ok(client.clone());
         }
-        // rustls on ring, as every client of the workspace; a second install is refused and harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let failed =
             |e: reqwest::Error| error(ErrorKind::Failed, format!("could not set up an HTTP client: {e}"));
-        let mut builder = reqwest::Client::builder()
+        let mut builder = lanestack_http::builder(self.trust.as_deref())
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(600));
-        if let Some(pem) = &self.settings.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(failed)?;
-            builder = builder.tls_certs_only(certs);
-        }
         if let Some(addr) = self.settings.connect_to {
             builder = builder.resolve(host_name(host), addr);
         }

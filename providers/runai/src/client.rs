@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use lanestack_http::CaError;
 use lanestack_model::{ErrorKind, ProviderError};
 use serde_json::Value;
 
@@ -66,23 +67,20 @@ pub fn kind_of(status: u16) -> ErrorKind {
 impl Client {
     /// A client; no request is made yet.
     pub fn new(settings: Settings) -> Result<Client, ProviderError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let failed = |e: reqwest::Error| {
             ProviderError::new(ErrorKind::Invalid, format!("could not set up the Run:ai client: {e}"))
         };
-        let mut builder = reqwest::Client::builder()
+        let trust = settings.ca_pem.as_deref().map(lanestack_http::ca_certificates).transpose().map_err(
+            |e| match e {
+                CaError::NotPem(e) => failed(e),
+                CaError::Empty => {
+                    ProviderError::new(ErrorKind::Invalid, "the CA certificate file holds no PEM certificate")
+                }
+            },
+        )?;
+        let builder = lanestack_http::builder(trust.as_deref())
             .connect_timeout(Duration::from_secs(30))
             .timeout(Duration::from_secs(120));
-        if let Some(pem) = &settings.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(failed)?;
-            if certs.is_empty() {
-                return Err(ProviderError::new(
-                    ErrorKind::Invalid,
-                    "the CA certificate file holds no PEM certificate",
-                ));
-            }
-            builder = builder.tls_certs_only(certs);
-        }
         let http = builder.build().map_err(failed)?;
         Ok(Client { settings, http, token: tokio::sync::Mutex::new(None) })
     }
