@@ -89,42 +89,6 @@ fn write_payload(program: &Path, mb: usize, out: &Path, flip: bool) -> anyhow::R
     Ok(())
 }
 
-/// The local cloud as a separate process (`lanestack emulator serve`), killed when dropped.
-struct Served {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Served {
-    fn start(lanestack: &Path, data: &Path) -> anyhow::Result<Served> {
-        use std::io::BufRead as _;
-        let data_arg = data.to_str().context("the data directory's path is not UTF-8")?;
-        let mut child = std::process::Command::new(lanestack)
-            .args(["emulator", "serve", "--data", data_arg])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .context("cannot start lanestack emulator serve")?;
-        let stdout = child.stdout.take().context("no stdout pipe")?;
-        let mut first = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut first)?;
-        let addr = first.trim().rsplit(' ').next().unwrap_or_default().to_owned();
-        if !first.starts_with("lanestack emulator listening on") {
-            let _ = child.kill();
-            bail!("lanestack emulator serve said {first:?}");
-        }
-        Ok(Served { child, addr })
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Runs the benchmark and prints its figures.
 ///
 /// The registry runs in another process: a child's peak memory as the kernel reports it
@@ -132,8 +96,9 @@ impl Drop for Served {
 /// small (the payload is written a MB at a time) and the figure is the CLI's own.
 pub fn run(lanestack: &Path, mb: usize) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("lanestack-bench-image-").tempdir()?;
-    let served = Served::start(lanestack, &dir.path().join("emulator"))?;
-    let endpoint = format!("https://{}", served.addr);
+    // The local cloud as a separate process (`lanestack emulator serve`), killed when dropped.
+    let served = lanestack_testkit::ServedEmulator::start(lanestack, &dir.path().join("emulator"), &[]);
+    let endpoint = served.endpoint.clone();
     std::fs::copy(dir.path().join("emulator/ca.pem"), dir.path().join("ca.pem"))
         .context("the emulator wrote no CA")?;
     std::fs::write(dir.path().join("main.hcl"), stack(&endpoint, &served.addr))?;

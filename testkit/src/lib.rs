@@ -7,7 +7,9 @@
 //!   implementation of the OCI distribution API) on a free loopback port, the real registry
 //!   that the image provider pushes to and the emulator's registries are held to.
 //!
-//! A dev-dependency only; nothing here is part of the product.
+//! - [`ServedEmulator`]: `lanestack emulator serve` as a separate process, as a user runs it.
+//!
+//! A dev-dependency only (and the benchmarks'); nothing here is part of the product.
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
@@ -120,6 +122,55 @@ impl DockerRegistry {
 }
 
 impl Drop for DockerRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `lanestack emulator serve --port 0 --data DIR [extra...]` in a child process, killed (and
+/// reaped) when dropped.
+pub struct ServedEmulator {
+    child: Child,
+    /// `127.0.0.1:<port>`, where it listens.
+    pub addr: String,
+    /// Its ARM endpoint (`https://127.0.0.1:<port>`, or `http://` with `--http`).
+    pub endpoint: String,
+}
+
+impl ServedEmulator {
+    /// Starts it with the `lanestack` binary at `lanestack` and reads where it listens from what
+    /// it prints.
+    pub fn start(lanestack: &Path, data: &Path, extra: &[&str]) -> ServedEmulator {
+        use std::io::BufRead as _;
+        let mut child = Command::new(lanestack)
+            .args(["emulator", "serve", "--port", "0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env("NO_COLOR", "1")
+            .spawn()
+            .expect("lanestack emulator serve starts");
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut addr = None;
+        let endpoint = loop {
+            let line = lines.next().expect("serve printed where it listens").expect("a line of output");
+            if let Some(a) = line.strip_prefix("lanestack emulator listening on ") {
+                addr = Some(a.trim().to_owned());
+            }
+            if let Some(url) = line.trim().strip_prefix("ARM endpoint:") {
+                break url.trim().to_owned();
+            }
+        };
+        let addr = addr.expect("serve said where it listens before its endpoint");
+        ServedEmulator { child, addr, endpoint }
+    }
+}
+
+impl Drop for ServedEmulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,8 +1,7 @@
 //! `--emulator` and `lanestack emulator serve`: the azure provider against the local cloud,
 //! each command a separate process sharing only the stack directory.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use crate::support::Stack;
 
@@ -47,38 +46,12 @@ fn without_emulator_or_credentials_the_azure_provider_says_what_it_needs() {
 }
 
 /// `lanestack emulator serve` in a child process, killed when dropped.
-struct Served {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &std::path::Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanestack"))
-        .args(["emulator", "serve", "--port", "0", "--data"])
-        .arg(data)
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .expect("start lanestack emulator serve");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let endpoint = loop {
-        let line = lines.next().expect("serve printed its endpoint").expect("a line of output");
-        if let Some(url) = line.trim().strip_prefix("ARM endpoint:") {
-            break url.trim().to_owned();
-        }
-    };
-    Served { child, endpoint }
+fn serve(data: &std::path::Path, extra: &[&str]) -> lanestack_testkit::ServedEmulator {
+    lanestack_testkit::ServedEmulator::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_lanestack")),
+        data,
+        extra,
+    )
 }
 
 #[test]
